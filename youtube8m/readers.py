@@ -1,0 +1,351 @@
+"""tf.data readers for YouTube-8M video-level and frame-level TFRecords.
+
+`make_dataset(reader, pattern, batch_size)` yields dicts of
+  video_ids    string  [B]
+  video_matrix float32 [B, D] (video level) or [B, max_frames, D] (frame level)
+  labels       float32 [B, num_classes] multi-hot
+  num_frames   int32   [B] (1 for video level)
+Segment mode (frame level, `segment_labels=True`) instead yields one example
+per rated 5-frame segment; see `YT8MFrameFeatureReader`.
+
+Records are batched *before* parsing, so one parse op handles a whole batch
+and frames stay uint8 until the last step. Every malformed input fails with a
+one-line message naming the file, the video and the key at fault.
+"""
+
+import re
+
+import tensorflow as tf
+
+from youtube8m import model_utils
+from youtube8m import utils
+
+# Errors from tf.data do not name the file; make_dataset remembers what it read
+# so `diagnose_data_loss` can find the corrupted shard afterwards.
+_FILES_READ = []
+
+
+def _check(ok, make_message):
+  """An op failing with `make_message()` (scalar string) unless `ok`."""
+  message = tf.cond(ok, lambda: tf.constant(""),
+                    lambda: utils.graph_error_message(make_message()))
+  return tf.debugging.Assert(ok, [message], summarize=1)
+
+
+def _first_bad(bad, values):
+  """values[i] for the first i where bad[i] (bad: bool [N], values [N])."""
+  return tf.gather(values, tf.argmax(tf.cast(bad, tf.int32)))
+
+
+class _BaseReader:
+  """Shared parsing of the id and labels; subclasses parse the features."""
+
+  frame_level = False
+
+  def __init__(self, num_classes, feature_names, feature_sizes):
+    self.num_classes = int(num_classes)
+    self.feature_names, self.feature_sizes = utils.parse_feature_flags(
+        feature_names, feature_sizes)
+    self.feature_size = sum(self.feature_sizes)
+    self._files = tf.constant([""])
+
+  def set_files(self, files):
+    """Names the files that `file_index` values refer to (error messages)."""
+    self._files = tf.constant(list(files) or [""])
+
+  def _where(self, file_index, video_id):
+    return tf.strings.join(["file ", tf.gather(self._files, file_index),
+                            ": video '", video_id, "'"])
+
+  def _context_spec(self):
+    return {"id": tf.io.RaggedFeature(tf.string),
+            "video_id": tf.io.RaggedFeature(tf.string),
+            "labels": tf.io.RaggedFeature(tf.int64)}
+
+  def _ids_and_labels(self, context, file_index):
+    """Video ids [B] and multi-hot labels [B, C] with their checks."""
+    ids = context["id"].to_tensor("", shape=[None, 1])[:, 0]
+    old_ids = context["video_id"].to_tensor("", shape=[None, 1])[:, 0]
+    has_id = context["id"].row_lengths() > 0
+    ids = tf.where(has_id, ids, old_ids)
+    missing = tf.logical_not(
+        tf.logical_or(has_id, context["video_id"].row_lengths() > 0))
+    checks = [_check(
+        tf.logical_not(tf.reduce_any(missing)),
+        lambda: tf.strings.join([
+            "file ", tf.gather(self._files, _first_bad(missing, file_index)),
+            ": a record has neither an 'id' nor a 'video_id' key"]))]
+
+    labels = context["labels"]
+    bad = tf.logical_or(labels.values >= self.num_classes, labels.values < 0)
+    row = labels.value_rowids()
+    checks.append(_check(
+        tf.logical_not(tf.reduce_any(bad)),
+        lambda: tf.strings.join([
+            self._where(_first_bad(bad, tf.gather(file_index, row)),
+                        _first_bad(bad, tf.gather(ids, row))),
+            ": label id ", tf.strings.as_string(_first_bad(bad, labels.values)),
+            f" is outside [0, {self.num_classes}) (--num_classes="
+            f"{self.num_classes}; the 2017 data has 4716 classes)"])))
+    with tf.control_dependencies(checks):
+      indices = tf.stack([tf.cast(row, tf.int64), tf.clip_by_value(labels.values, 0,
+                                                self.num_classes - 1)], axis=1)
+      dense = tf.scatter_nd(indices, tf.ones_like(labels.values, tf.float32),
+                            [tf.shape(ids, tf.int64)[0], self.num_classes])
+      # A label listed twice is still one positive.
+      return tf.identity(ids), tf.minimum(dense, 1.0)
+
+
+class YT8MAggregatedFeatureReader(_BaseReader):
+  """Video-level `tf.train.Example`s: `id`, `labels`, `mean_rgb`, `mean_audio`."""
+
+  def __init__(self, num_classes=3862, feature_names="mean_rgb",
+               feature_sizes="1024"):
+    super().__init__(num_classes, feature_names, feature_sizes)
+
+  def parse_batch(self, serialized, file_index):
+    """serialized: string [B]; file_index: int32 [B] -> batch dict."""
+    spec = self._context_spec()
+    for name in self.feature_names:
+      spec[name] = tf.io.RaggedFeature(tf.float32)
+    parsed = tf.io.parse_example(serialized, spec)
+    ids, labels = self._ids_and_labels(parsed, file_index)
+    columns, checks = [], []
+    for name, size in zip(self.feature_names, self.feature_sizes):
+      lengths = parsed[name].row_lengths()
+      bad = tf.not_equal(lengths, size)
+      checks.append(_check(
+          tf.logical_not(tf.reduce_any(bad)),
+          lambda n=name, s=size, b=bad, l=lengths: tf.strings.join([
+              self._where(_first_bad(b, file_index), _first_bad(b, ids)),
+              f": feature '{n}' has ", tf.strings.as_string(_first_bad(b, l)),
+              f" values, expected {s} (a missing key has 0; check "
+              "--feature_names/--feature_sizes)"])))
+      columns.append(parsed[name].flat_values)
+    with tf.control_dependencies(checks):
+      matrix = tf.concat(
+          [tf.reshape(c, [-1, s]) for c, s in zip(columns, self.feature_sizes)],
+          axis=1)
+    return {"video_ids": ids, "video_matrix": matrix, "labels": labels,
+            "num_frames": tf.ones_like(file_index, tf.int32)}
+
+
+class YT8MFrameFeatureReader(_BaseReader):
+  """Frame-level `tf.train.SequenceExample`s: one byte string per second.
+
+  With `raw=True`, `video_matrix` stays uint8 [B, max_frames, D] (zero bytes
+  as padding) and the model dequantizes it (`model_utils.frames_to_float`);
+  this moves a quarter of the bytes through the input pipeline and gives
+  exactly the float32 batch that `raw=False` returns.
+  """
+
+  frame_level = True
+
+  def __init__(self, num_classes=3862, feature_names="rgb",
+               feature_sizes="1024", max_frames=300, raw=False):
+    super().__init__(num_classes, feature_names, feature_sizes)
+    self.max_frames = int(max_frames)
+    self.raw = raw
+    # Frames are copied as int64 words when every feature size allows it:
+    # the ragged->dense copy then moves 8 bytes per element instead of 1.
+    self._word = 8 if all(s % 8 == 0 for s in self.feature_sizes) else 1
+
+  def _check_frames(self, sequences, ids, file_index):
+    """Checks every frame has `size` bytes and all features agree on count."""
+    checks = []
+    first = None
+    for name, size in zip(self.feature_names, self.feature_sizes):
+      frames = sequences[name]  # ragged string [B, (T), (1)]
+      counts = tf.cast(frames.row_lengths(), tf.int32)
+      video_of_frame = frames.value_rowids()  # [frames]
+      video_of_value = tf.gather(video_of_frame, frames.values.value_rowids())
+      lengths = tf.strings.length(frames.flat_values)  # [values]
+      wrong = tf.not_equal(lengths, size)
+      # Each frame must be exactly one byte string of `size` bytes.
+      bad_video = tf.math.unsorted_segment_max(
+          tf.cast(wrong, tf.int32), video_of_value, tf.shape(counts)[0]) > 0
+      bad_video = tf.logical_or(bad_video, tf.math.unsorted_segment_max(
+          tf.cast(tf.not_equal(frames.values.row_lengths(), 1), tf.int32),
+          video_of_frame, tf.shape(counts)[0]) > 0)
+      bad = tf.logical_or(bad_video, counts == 0)
+      capped = tf.minimum(counts, self.max_frames)
+      if first is None:
+        first = capped
+      else:
+        bad = tf.logical_or(bad, tf.not_equal(capped, first))
+      checks.append(_check(
+          tf.logical_not(tf.reduce_any(bad)),
+          lambda n=name, s=size, b=bad, c=counts, w=wrong, l=lengths:
+          tf.strings.join([
+              self._where(_first_bad(b, file_index), _first_bad(b, ids)),
+              f": feature '{n}' ",
+              tf.case([
+                  (_first_bad(b, c) == 0,
+                   lambda: tf.constant("is missing (no frames)")),
+                  (tf.reduce_any(w), lambda: tf.strings.join([
+                      "has a frame of ", tf.strings.as_string(
+                          _first_bad(w, l)), f" bytes, expected {s}"]))],
+                      default=lambda: tf.strings.join([
+                          "has ", tf.strings.as_string(_first_bad(b, c)),
+                          " frames, unlike the first feature "
+                          f"'{self.feature_names[0]}'"])),
+              " (check --feature_names/--feature_sizes)"])))
+    return checks, first
+
+  def _dense_frames(self, sequences):
+    """Ragged byte frames -> uint8 [B, max_frames, D], zero bytes as padding."""
+    word = tf.int64 if self._word == 8 else tf.uint8
+    widths = [s // self._word for s in self.feature_sizes]
+    decoded = [tf.io.decode_raw(sequences[n].flat_values, word)
+               for n in self.feature_names]  # [frames_f, width_f] each
+    splits = [sequences[n].row_splits for n in self.feature_names]
+
+    def to_dense(values, row_splits, width):
+      return tf.RaggedTensor.from_row_splits(values, row_splits).to_tensor(
+          shape=[None, self.max_frames, width])  # pads and truncates
+
+    if len(decoded) == 1:
+      dense = to_dense(decoded[0], splits[0], widths[0])
+    else:
+      # Usual case: every feature has the same frames, so concatenate the
+      # frames first and pad once. Counts may differ beyond max_frames.
+      same = tf.reduce_all([tf.reduce_all(tf.equal(splits[0], other))
+                            for other in splits[1:]])
+      dense = tf.cond(
+          same,
+          lambda: to_dense(tf.concat(decoded, 1), splits[0], sum(widths)),
+          lambda: tf.concat([to_dense(d, r, w) for d, r, w
+                             in zip(decoded, splits, widths)], axis=2))
+    if self._word != 1:
+      dense = tf.reshape(tf.bitcast(dense, tf.uint8),
+                         [-1, self.max_frames, self.feature_size])
+    return dense
+
+  def parse_batch(self, serialized, file_index):
+    """serialized: string [B]; file_index: int32 [B] -> batch dict."""
+    sequence_spec = {name: tf.io.RaggedFeature(tf.string)
+                     for name in self.feature_names}
+    context, sequences, _ = tf.io.parse_sequence_example(
+        serialized, context_features=self._context_spec(),
+        sequence_features=sequence_spec)
+    ids, labels = self._ids_and_labels(context, file_index)
+    checks, num_frames = self._check_frames(sequences, ids, file_index)
+    with tf.control_dependencies(checks):
+      matrix = self._dense_frames(sequences)
+    if not self.raw:
+      matrix = model_utils.frames_to_float(matrix, num_frames)
+    return {"video_ids": ids, "video_matrix": matrix, "labels": labels,
+            "num_frames": num_frames}
+
+
+def get_reader(frame_features, num_classes, feature_names, feature_sizes,
+               max_frames=300, raw=False):
+  """The reader for `--frame_features`, with the given feature flags."""
+  if frame_features:
+    return YT8MFrameFeatureReader(num_classes, feature_names, feature_sizes,
+                                  max_frames, raw)
+  return YT8MAggregatedFeatureReader(num_classes, feature_names, feature_sizes)
+
+
+def list_files(data_pattern, flag_name="data pattern"):
+  """Sorted files matching a glob (or comma-separated globs); local or gs://."""
+  files = []
+  for pattern in [p.strip() for p in str(data_pattern or "").split(",")]:
+    if pattern:
+      try:
+        files.extend(tf.io.gfile.glob(pattern))
+      except tf.errors.OpError as e:
+        raise utils.Yt8mError(f"{flag_name} '{pattern}': {e.message}") from e
+  if not files:
+    raise utils.Yt8mError(f"{flag_name} '{data_pattern}' matches no file")
+  return sorted(set(files))
+
+
+def make_dataset(reader, data_pattern, batch_size, num_epochs=1, shuffle=False,
+                 num_readers=8, shuffle_buffer=None, seed=None,
+                 flag_name="data pattern"):
+  """A tf.data.Dataset of parsed batches (see the module docstring).
+
+  Args:
+    reader: a YT8M*Reader.
+    data_pattern: glob of TFRecord files (comma-separated globs allowed).
+    batch_size: examples per batch; the last batch may be smaller.
+    num_epochs: passes over the files; None repeats forever.
+    shuffle: training order: file order reshuffled every epoch, parallel reads
+      interleaved non-deterministically, and records shuffled in a buffer.
+      False reads in a fixed order (eval, inference).
+    num_readers: files read in parallel.
+  """
+  files = list_files(data_pattern, flag_name)
+  if files not in _FILES_READ:
+    _FILES_READ.append(files)
+  reader.set_files(files)
+  file_ds = tf.data.Dataset.from_tensor_slices(
+      (files, tf.range(len(files), dtype=tf.int32)))
+  if shuffle:
+    file_ds = file_ds.shuffle(len(files), seed=seed,
+                              reshuffle_each_iteration=True)
+  if num_epochs != 1:
+    file_ds = file_ds.repeat(num_epochs)
+
+  def read_file(path, index):
+    return tf.data.TFRecordDataset(path).map(lambda record: (record, index))
+
+  records = file_ds.interleave(
+      read_file, cycle_length=max(1, min(num_readers, len(files))),
+      block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=not shuffle)
+  if shuffle:
+    records = records.shuffle(shuffle_buffer or 4 * batch_size, seed=seed)
+  return (records.batch(batch_size)
+          .map(reader.parse_batch, num_parallel_calls=tf.data.AUTOTUNE,
+               deterministic=not shuffle)
+          .prefetch(tf.data.AUTOTUNE))
+
+
+def _record_offsets(path, stop_at):
+  """Record start offsets of a TFRecord file, walking the 12-byte headers."""
+  offsets = []
+  with tf.io.gfile.GFile(path, "rb") as f:
+    size, offset = f.size(), 0
+    while offset < size and offset <= stop_at:
+      offsets.append(offset)
+      f.seek(offset)
+      header = f.read(8)
+      if len(header) < 8:
+        break
+      offset += 16 + int.from_bytes(header, "little")
+  return offsets
+
+
+def _is_readable(path):
+  try:
+    for _ in tf.data.TFRecordDataset(path).batch(256):
+      pass
+    return True
+  except tf.errors.DataLossError:
+    return False
+
+
+def diagnose_data_loss(error):
+  """Finds the shard behind a DataLossError ('corrupted record at N').
+
+  tf.data's message gives the byte offset but not the file. Only files with
+  a record starting at that offset are read in full, so this stays cheap.
+  Returns a one-line message naming the file, or None.
+  """
+  message = tf.compat.as_str(getattr(error, "message", str(error)))
+  found = re.search(r"(corrupted|truncated) record at (\d+)", message)
+  if not found:
+    return None
+  offset = int(found.group(2))
+  seen = set()
+  for files in _FILES_READ:
+    for path in files:
+      if path in seen:
+        continue
+      seen.add(path)
+      if offset in _record_offsets(path, offset) and not _is_readable(path):
+        return (f"file {path}: {found.group(1)} TFRecord at byte {offset}; "
+                "the shard is damaged: download it again or leave it out")
+  return None
