@@ -10,7 +10,7 @@ import numpy as np
 MAX_QUANTIZED_VALUE = 2.0
 MIN_QUANTIZED_VALUE = -2.0
 QUANTIZE_SCALE = (MAX_QUANTIZED_VALUE - MIN_QUANTIZED_VALUE) / 255.0
-QUANTIZE_BIAS = QUANTIZE_SCALE / 2.0 + MIN_QUANTIZED_VALUE
+QUANTIZE_BIAS = (MAX_QUANTIZED_VALUE - MIN_QUANTIZED_VALUE) / 512.0 + MIN_QUANTIZED_VALUE
 
 # Errors raised inside TensorFlow graphs (tf.data pipelines) carry their
 # one-line message between these markers so the command line can show just it.

@@ -1,0 +1,30 @@
+r"""Benchmarks that print figures beside the baseline they beat, in one run.
+
+  python -m youtube8m.benchmark reader --data_pattern=GLOB [--frame_features]
+  python -m youtube8m.benchmark metrics
+  python -m youtube8m.benchmark train_step --model=LogisticModel
+
+Each prints readable lines and, as its last line, one JSON object.
+"""
+
+import importlib
+import sys
+
+from youtube8m import cli
+
+BENCHMARKS = ("reader", "metrics", "train_step")
+
+
+def main():
+  if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:
+    print(f"usage: python -m youtube8m.benchmark {{{','.join(BENCHMARKS)}}} "
+          "[--flags]", file=sys.stderr)
+    sys.exit(2)
+  name = sys.argv.pop(1)
+  # Importing the module defines its flags; absl then parses the rest.
+  module = importlib.import_module(f"youtube8m.benchmarks.{name}")
+  cli.run(module.main)
+
+
+if __name__ == "__main__":
+  main()
