@@ -41,3 +41,58 @@ def run(main):
       sys.exit(1)
 
   app.run(guarded)
+
+
+_DATA_FLAG_HELP = {
+    "model": "Model class: a registered name (LogisticModel, MoeModel, "
+             "FrameLevelLogisticModel, DbofModel, LstmModel) or a dotted "
+             "path to your own BaseModel subclass (my_pkg.my_module.MyModel).",
+    "feature_names": "Comma-separated features, in the order they are "
+                     "concatenated (e.g. 'mean_rgb, mean_audio' or "
+                     "'rgb, audio').",
+    "feature_sizes": "Comma-separated sizes of --feature_names, same order.",
+    "frame_features": "Read frame-level SequenceExamples (else video-level).",
+    "label_loss": "CrossEntropyLoss, HingeLoss or SoftmaxLoss.",
+    "num_classes": "Classes in the vocabulary: 3862 (2018+), 4716 (2017).",
+}
+
+
+def define_model_flags():
+  """Flags recorded in model_flags.json: data flags and model flags."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  from youtube8m import model_config  # pylint: disable=import-outside-toplevel
+  from youtube8m import models  # pylint: disable=import-outside-toplevel
+  helps = dict(_DATA_FLAG_HELP)
+  helps.update(getattr(models, "MODEL_FLAG_HELP", {}))
+  for name, default in model_config.all_defaults().items():
+    doc = helps.get(name, name)
+    if isinstance(default, bool):
+      flags.DEFINE_bool(name, default, doc)
+    elif isinstance(default, int):
+      flags.DEFINE_integer(name, default, doc)
+    elif isinstance(default, float):
+      flags.DEFINE_float(name, default, doc)
+    else:
+      flags.DEFINE_string(name, default, doc)
+
+
+def model_flags_given():
+  """({flag: value} of every model flag, set of flags typed by the user)."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  from youtube8m import model_config  # pylint: disable=import-outside-toplevel
+  values, explicit = {}, set()
+  for name in model_config.all_defaults():
+    values[name] = flags.FLAGS[name].value
+    if flags.FLAGS[name].present:
+      explicit.add(name)
+  return values, explicit
+
+
+class UsageError(utils.Yt8mError):
+  """A missing or bad command-line flag."""
+
+
+def check_no_positional_args(argv):
+  if len(argv) > 1:
+    raise UsageError(f"unexpected arguments {argv[1:]} (flags are "
+                     "--name=value)")

@@ -261,8 +261,45 @@ def list_files(data_pattern, flag_name="data pattern"):
   return sorted(set(files))
 
 
+def _read_records(files, shuffle, num_epochs, num_readers, seed=None):
+  """(serialized record, file index) pairs from TFRecord files.
+
+  shuffle=False reads round-robin over `num_readers` files in sorted order:
+  a fixed order, whatever the parallelism.
+  """
+  file_ds = tf.data.Dataset.from_tensor_slices(
+      (files, tf.range(len(files), dtype=tf.int32)))
+  if shuffle:
+    file_ds = file_ds.shuffle(len(files), seed=seed,
+                              reshuffle_each_iteration=True)
+  if num_epochs != 1:
+    file_ds = file_ds.repeat(num_epochs)
+
+  def read_file(path, index):
+    return tf.data.TFRecordDataset(path).map(lambda record: (record, index))
+
+  return file_ds.interleave(
+      read_file, cycle_length=max(1, min(num_readers, len(files))),
+      block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=not shuffle)
+
+
+def record_batches(data_pattern, batch_size, num_readers=1,
+                   flag_name="data pattern"):
+  """Batches of serialized records (string [B]) in the fixed eval order.
+
+  For a SavedModel's serving signature, which parses records itself.
+  """
+  files = list_files(data_pattern, flag_name)
+  if files not in _FILES_READ:
+    _FILES_READ.append(files)
+  return (_read_records(files, False, 1, num_readers)
+          .map(lambda record, index: record).batch(batch_size)
+          .prefetch(tf.data.AUTOTUNE))
+
+
 def make_dataset(reader, data_pattern, batch_size, num_epochs=1, shuffle=False,
-                 num_readers=8, shuffle_buffer=None, seed=None,
+                 num_readers=8, shuffle_buffer=None, seed=None, shard=None,
                  flag_name="data pattern"):
   """A tf.data.Dataset of parsed batches (see the module docstring).
 
@@ -275,26 +312,22 @@ def make_dataset(reader, data_pattern, batch_size, num_epochs=1, shuffle=False,
       interleaved non-deterministically, and records shuffled in a buffer.
       False reads in a fixed order (eval, inference).
     num_readers: files read in parallel.
+    shard: (num_shards, index) for multi-worker input: this pipeline reads
+      every num_shards-th file (or record, when there are fewer files).
   """
   files = list_files(data_pattern, flag_name)
+  record_shard = None
+  if shard and shard[0] > 1:
+    if len(files) >= shard[0]:
+      files = files[shard[1]::shard[0]]
+    else:
+      record_shard = shard
   if files not in _FILES_READ:
     _FILES_READ.append(files)
   reader.set_files(files)
-  file_ds = tf.data.Dataset.from_tensor_slices(
-      (files, tf.range(len(files), dtype=tf.int32)))
-  if shuffle:
-    file_ds = file_ds.shuffle(len(files), seed=seed,
-                              reshuffle_each_iteration=True)
-  if num_epochs != 1:
-    file_ds = file_ds.repeat(num_epochs)
-
-  def read_file(path, index):
-    return tf.data.TFRecordDataset(path).map(lambda record: (record, index))
-
-  records = file_ds.interleave(
-      read_file, cycle_length=max(1, min(num_readers, len(files))),
-      block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
-      deterministic=not shuffle)
+  records = _read_records(files, shuffle, num_epochs, num_readers, seed)
+  if record_shard:
+    records = records.shard(*record_shard)
   if shuffle:
     records = records.shuffle(shuffle_buffer or 4 * batch_size, seed=seed)
   return (records.batch(batch_size)

@@ -1,0 +1,10 @@
+"""Exports a trained model as a SavedModel; see youtube8m/export_model.py.
+
+  python export_model.py --train_dir=/tmp/yt8m/video_level_logistic_model
+"""
+
+from youtube8m import cli
+from youtube8m import export_model
+
+if __name__ == "__main__":
+  cli.run(export_model.main)

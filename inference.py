@@ -1,0 +1,12 @@
+"""Writes Kaggle predictions; see youtube8m/inference.py for the flags.
+
+  python inference.py --output_file=/tmp/yt8m/predictions.csv \
+      --input_data_pattern='/path/to/features/test*.tfrecord' \
+      --train_dir=/tmp/yt8m/video_level_logistic_model
+"""
+
+from youtube8m import cli
+from youtube8m import inference
+
+if __name__ == "__main__":
+  cli.run(inference.main)
