@@ -1,0 +1,11 @@
+"""Batch-prediction JSON lines to the Kaggle CSV; see the package module.
+
+  python convert_prediction_from_json_to_csv.py \
+      --json_prediction_files_pattern='results-*' --csv_output_file=out.csv
+"""
+
+from youtube8m import cli
+from youtube8m import convert_prediction_from_json_to_csv as convert
+
+if __name__ == "__main__":
+  cli.run(convert.main)

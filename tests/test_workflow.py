@@ -1,0 +1,169 @@
+"""End to end in one process: train, eval, inference, export, inference again."""
+
+import json
+import os
+import tarfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import workflow_helpers as wh
+from youtube8m import eval_lib
+from youtube8m import eval_util
+from youtube8m import export_model
+from youtube8m import inference_lib
+from youtube8m import make_dataset
+from youtube8m import model_config
+from youtube8m import train_lib
+from youtube8m import utils
+
+VIDEO_FLAGS = dict(feature_names="mean_rgb,mean_audio",
+                   feature_sizes="1024,128")
+
+
+@pytest.fixture(name="data", scope="module")
+def _data(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp("yt8m_data"))
+  make_dataset.generate(out, num_train=600, num_validate=300, num_test=100,
+                        shards=2, min_frames=3, max_frames=8, seed=3,
+                        frame_level=False)
+  return out
+
+
+def _model_flags(**overrides):
+  flags = model_config.all_defaults()
+  flags.update(VIDEO_FLAGS)
+  flags.update(overrides)
+  return flags
+
+
+def _train(data, train_dir, max_steps, **overrides):
+  config = train_lib.TrainConfig(
+      train_dir=train_dir, train_data_pattern=f"{data}/video/train*",
+      model_flags=_model_flags(**overrides),
+      explicit_flags=frozenset(overrides) | {"model"}, batch_size=64,
+      num_epochs=None, max_steps=max_steps, export_model_steps=0,
+      base_learning_rate=0.01, seed=1)
+  return train_lib.train(config)
+
+
+def _evaluate(data, train_dir):
+  return eval_lib.evaluate(eval_lib.EvalConfig(
+      train_dir=train_dir, eval_data_pattern=f"{data}/video/validate*",
+      batch_size=128, run_once=True))
+
+
+def test_train_eval_infer_export_agree(data, tmp_path):
+  train_dir = str(tmp_path / "logistic")
+  assert _train(data, train_dir, 30) == 30
+  saved = json.load(open(os.path.join(train_dir, "model_flags.json")))
+  assert saved["model"] == "LogisticModel"
+  assert saved["feature_sizes"] == "1024,128" and "moe_num_mixtures" in saved
+
+  metrics = _evaluate(data, train_dir)
+  events = tf.io.gfile.glob(os.path.join(train_dir, "eval", "events.*"))
+  assert events, "eval wrote no TensorBoard scalars under train_dir/eval"
+
+  # Inference over the labelled validate split: its GAP, computed from the
+  # CSV alone, must match eval's.
+  csv_path = str(tmp_path / "validate_predictions.csv")
+  count = inference_lib.infer(inference_lib.InferenceConfig(
+      train_dir=train_dir, input_data_pattern=f"{data}/video/validate*",
+      output_file=csv_path, batch_size=100))
+  assert count == 300
+  predictions = wh.read_predictions(csv_path)
+  labels = wh.read_labels(f"{data}/validate_labels.csv")
+  assert set(predictions) == set(labels)
+  assert all(len(pairs) == 20 for pairs in predictions.values())
+  for pairs in predictions.values():
+    scores = [s for _, s in pairs]
+    assert scores == sorted(scores, reverse=True)
+  assert abs(wh.gap_from_csv(predictions, labels) - metrics["gap"]) < 1e-3
+
+  # Export, then inference from the SavedModel gives the same top-20.
+  export_dir = export_model.export_checkpoint(train_dir, str(tmp_path / "sm"))
+  sm_csv = str(tmp_path / "sm_predictions.csv")
+  inference_lib.infer(inference_lib.InferenceConfig(
+      saved_model_dir=export_dir, input_data_pattern=f"{data}/video/validate*",
+      output_file=sm_csv))
+  from_export = wh.read_predictions(sm_csv)
+  assert from_export.keys() == predictions.keys()
+  for video_id, pairs in predictions.items():
+    assert [c for c, _ in from_export[video_id]] == [c for c, _ in pairs]
+    np.testing.assert_allclose([s for _, s in from_export[video_id]],
+                               [s for _, s in pairs], rtol=1e-5)
+
+  # The packed model predicts the same too.
+  tgz = str(tmp_path / "model.tgz")
+  inference_lib.infer(inference_lib.InferenceConfig(
+      train_dir=train_dir, output_model_tgz=tgz))
+  tgz_csv = str(tmp_path / "tgz_predictions.csv")
+  inference_lib.infer(inference_lib.InferenceConfig(
+      input_model_tgz=tgz, untar_model_dir=str(tmp_path / "untar"),
+      input_data_pattern=f"{data}/video/validate*", output_file=tgz_csv))
+  assert open(tgz_csv).read() == open(csv_path).read()
+
+
+def test_models_learn_well_above_random(data, tmp_path):
+  labels = wh.read_labels(f"{data}/validate_labels.csv")
+  truth = np.zeros((len(labels), 3862), np.float32)
+  for row, classes in enumerate(labels.values()):
+    truth[row, list(classes)] = 1
+  random_gap = eval_util.calculate_gap(
+      np.random.default_rng(0).random(truth.shape), truth)
+  # Audio features only (128 values) keep MoE's 3862 x 5 x D weights small.
+  for model in ("LogisticModel", "MoeModel"):
+    train_dir = str(tmp_path / model)
+    _train(data, train_dir, 80, model=model, feature_names="mean_audio",
+           feature_sizes="128")
+    gap = _evaluate(data, train_dir)["gap"]
+    assert gap > 0.2 and gap > 1000 * random_gap, (model, gap, random_gap)
+
+
+def test_restart_reuses_saved_flags_and_rejects_conflicts(data, tmp_path):
+  train_dir = str(tmp_path / "moe")
+  _train(data, train_dir, 3, model="MoeModel", moe_num_mixtures=3)
+  # Flags not typed again come from model_flags.json; training continues.
+  config = train_lib.TrainConfig(
+      train_dir=train_dir, train_data_pattern=f"{data}/video/train*",
+      model_flags=_model_flags(), explicit_flags=frozenset(), batch_size=64,
+      max_steps=5, export_model_steps=0)
+  assert train_lib.train(config) == 5
+  config.explicit_flags = frozenset({"moe_num_mixtures"})
+  config.model_flags = _model_flags(moe_num_mixtures=4)
+  with pytest.raises(utils.Yt8mError) as info:
+    train_lib.train(config)
+  assert "--moe_num_mixtures=4 (saved: 3)" in str(info.value)
+  assert "--start_new_model" in str(info.value)
+  config.start_new_model = True
+  config.max_steps = 2
+  assert train_lib.train(config) == 2
+  assert json.load(open(f"{train_dir}/model_flags.json"))[
+      "moe_num_mixtures"] == 4
+
+
+def test_model_tgz_refuses_members_outside_target(tmp_path):
+  evil = tmp_path / "evil.tgz"
+  payload = tmp_path / "payload.txt"
+  payload.write_text("x")
+  with tarfile.open(evil, "w:gz") as tar:
+    tar.add(payload, arcname="../../escaped.txt")
+  with pytest.raises(utils.Yt8mError, match="refusing member '../../escaped"):
+    inference_lib.safe_extract(str(evil), str(tmp_path / "target"))
+  assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_learning_rate_staircase_counts_examples():
+  schedule = train_lib.ExamplesStaircase(0.01, 0.5, 1000, examples_per_step=300)
+  # step 3 -> 900 examples (no decay yet); step 4 -> 1200 (one decay).
+  assert float(schedule(3)) == pytest.approx(0.01)
+  assert float(schedule(4)) == pytest.approx(0.005)
+  assert float(schedule(7)) == pytest.approx(0.0025)
+
+
+def test_adam_uses_the_seed_epsilon():
+  optimizer = train_lib.make_optimizer("AdamOptimizer", 0.01)
+  assert optimizer.epsilon == 1e-8
+  with pytest.raises(utils.Yt8mError, match="AdagradOptimizer"):
+    train_lib.make_optimizer("NoSuchOptimizer", 0.01)
