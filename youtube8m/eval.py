@@ -8,6 +8,8 @@ here (the 2017 command lines) must match it. Without --run_once it waits for
 each new checkpoint and evaluates it once.
 """
 
+import os
+
 from absl import flags
 
 from youtube8m import cli
@@ -46,7 +48,13 @@ def main(argv):
       batch_size=FLAGS.batch_size, num_readers=FLAGS.num_readers,
       run_once=FLAGS.run_once, top_k=FLAGS.top_k,
       poll_secs=FLAGS.eval_poll_secs, timeout_secs=FLAGS.eval_timeout_secs,
-      summary_dir=FLAGS.eval_summary_dir))
+      summary_dir=FLAGS.eval_summary_dir or _vertex_summary_dir()))
+
+
+def _vertex_summary_dir():
+  """Vertex AI's TensorBoard directory (AIP_TENSORBOARD_LOG_DIR)/eval."""
+  logs = os.environ.get("AIP_TENSORBOARD_LOG_DIR", "")
+  return os.path.join(logs, "eval") if logs else None
 
 
 if __name__ == "__main__":

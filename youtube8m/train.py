@@ -9,6 +9,7 @@ Same flags as the original starter code; the loop lives in train_lib.
 from absl import flags
 
 from youtube8m import cli
+from youtube8m import job_env
 from youtube8m import train_lib
 
 FLAGS = flags.FLAGS
@@ -62,9 +63,11 @@ def main(argv):
   if FLAGS.seed is not None:
     tf.keras.utils.set_random_seed(FLAGS.seed)
   values, explicit = cli.model_flags_given()
+  dirs = job_env.resolve(FLAGS.train_dir, FLAGS["train_dir"].present)
   config = train_lib.TrainConfig(
-      train_dir=FLAGS.train_dir, train_data_pattern=FLAGS.train_data_pattern,
-      model_flags=values, explicit_flags=frozenset(explicit),
+      train_dir=dirs.train_dir, summary_dir=dirs.summary_dir,
+      final_export_dir=dirs.model_dir,
+      train_data_pattern=FLAGS.train_data_pattern, model_flags=values, explicit_flags=frozenset(explicit),
       start_new_model=FLAGS.start_new_model, num_gpu=FLAGS.num_gpu,
       batch_size=FLAGS.batch_size,
       regularization_penalty=FLAGS.regularization_penalty,

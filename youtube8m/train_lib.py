@@ -52,6 +52,8 @@ class TrainConfig:
   clip_gradient_norm: float = 1.0
   max_checkpoints_to_keep: int = 5
   seed: int = None
+  summary_dir: str = ""  # TensorBoard scalars; default train_dir
+  final_export_dir: str = ""  # a SavedModel written at the end (AIP_MODEL_DIR)
 
 
 class _SummedGradients:
@@ -282,7 +284,8 @@ def train(config, strategy=None):
     logging.info("Restored %s at step %d", latest, int(optimizer.iterations))
   trainer = Trainer(model, loss_fn, optimizer, strategy,
                     config.regularization_penalty, config.clip_gradient_norm)
-  writer = (tf.summary.create_file_writer(config.train_dir) if chief
+  writer = (tf.summary.create_file_writer(config.summary_dir or
+                                          config.train_dir) if chief
             else tf.summary.create_noop_writer())
 
   step = int(optimizer.iterations)
@@ -324,6 +327,10 @@ def train(config, strategy=None):
     manager.save(checkpoint_number=step)
   logging.info("Done training: step %d, checkpoint %s", step,
                os.path.join(config.train_dir, f"ckpt-{step}"))
+  if config.final_export_dir:
+    out = distribution.worker_dir(config.final_export_dir, strategy)
+    export.export_saved_model(model, flags, out)
+    distribution.cleanup_worker_dir(out, strategy)
   distribution.cleanup_worker_dir(out_dir, strategy)
   return step
 
