@@ -37,6 +37,7 @@ def prepare_input(video_matrix, num_frames):
     float32 of the same shape; each vector (per video, or per frame) has unit
     l2 norm, and zero padding frames stay exactly zero.
   """
+  video_matrix = tf.convert_to_tensor(video_matrix)
   num_frames = tf.cast(num_frames, tf.int32)
   if video_matrix.shape.rank == 2:
     # Video-level vectors have no padding to mask.
@@ -61,7 +62,7 @@ def _valid_counts(num_frames, frames):
 
 def _gather_frames(frames, indices):
   """frames [B, T, D], int32 indices [B, K] -> [B, K, D]."""
-  return tf.gather(frames, indices, batch_dims=1)
+  return tf.gather(tf.convert_to_tensor(frames), indices, batch_dims=1)
 
 
 def sample_random_frames(frames, num_frames, num_samples, seed=None):
@@ -168,6 +169,7 @@ def frame_pooling(frames, method, num_frames=None):
   if method not in POOLING_METHODS:
     raise utils.Yt8mError(f"unknown pooling method {method!r}; use one of "
                           f"{', '.join(POOLING_METHODS)}")
+  frames = tf.convert_to_tensor(frames)
   if num_frames is None:
     if method == "max":
       return tf.reduce_max(frames, axis=1)

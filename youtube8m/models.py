@@ -1,0 +1,281 @@
+"""Base class, registry and flags of the YouTube-8M models.
+
+A model maps a reader batch (`video_matrix` [B, D] or [B, T, D], float32 or
+uint8, and `num_frames` int32 [B]) to `{"predictions": float32 [B, C]}`
+class probabilities.
+
+Adding a model: subclass `BaseModel`, implement `classify`, and either
+decorate the class with `@models.register` (in a module imported before the
+lookup) or pass its dotted path, `--model=my_pkg.my_module.MyModel`; the
+registry imports the module itself. Nothing here needs editing.
+"""
+
+import importlib
+import numbers
+
+import keras
+import tensorflow as tf
+
+from youtube8m import model_utils
+from youtube8m import utils
+
+# Every model flag and its default (SPEC section 2); train.py defines one absl
+# flag per entry and saves them all in model_flags.json. Every model takes the
+# whole dict as keyword arguments and uses only the entries it needs.
+MODEL_FLAG_DEFAULTS = {
+    "moe_num_mixtures": 2,
+    "iterations": 30,
+    "dbof_add_batch_norm": True,
+    "sample_random_frames": True,
+    "dbof_cluster_size": 8192,
+    "dbof_hidden_size": 1024,
+    "dbof_pooling_method": "max",
+    "dbof_activation": "sigmoid",
+    "video_level_classifier_model": "MoeModel",
+    "lstm_cells": 1024,
+    "lstm_layers": 2,
+    "l2_penalty": 1e-8,
+}
+
+MODEL_FLAG_HELP = {
+    "moe_num_mixtures": "Experts per class in MoeModel (a dummy expert that "
+                        "predicts 0 is added).",
+    "iterations": "Frames DbofModel samples per video.",
+    "dbof_add_batch_norm": "Batch-normalize the DbofModel input and "
+                           "projections (instead of biases).",
+    "sample_random_frames": "DbofModel training samples random frames with "
+                            "replacement; false: a random run of consecutive "
+                            "frames. Evaluation never samples randomly.",
+    "dbof_cluster_size": "Width of the DbofModel cluster projection.",
+    "dbof_hidden_size": "Width of the DbofModel hidden projection.",
+    "dbof_pooling_method": "DbofModel pooling over frames: max or average.",
+    "dbof_activation": "DbofModel activation: sigmoid or relu6.",
+    "video_level_classifier_model": "Video-level model that classifies the "
+                                    "DbofModel/LstmModel output.",
+    "lstm_cells": "Units per LSTM layer in LstmModel.",
+    "lstm_layers": "Stacked LSTM layers in LstmModel.",
+    "l2_penalty": "L2 penalty on the classifier weights: "
+                  "l2_penalty * sum(w^2) / 2.",
+}
+
+_REGISTRY = {}
+
+
+def _bad_flag(flag, value, expected):
+  return utils.Yt8mError(f"--{flag}={value!r} is invalid: {expected}")
+
+
+def _check_positive_int(flag, value):
+  if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+      or value < 1):
+    raise _bad_flag(flag, value, "expected a positive integer")
+
+
+def _check_bool(flag, value):
+  if not isinstance(value, bool):
+    raise _bad_flag(flag, value, "expected true or false")
+
+
+def _check_choice(choices):
+  def check(flag, value):
+    if value not in choices:
+      raise _bad_flag(flag, value, f"use one of {', '.join(choices)}")
+  return check
+
+
+def _check_l2_penalty(flag, value):
+  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+      or not value >= 0):
+    raise _bad_flag(flag, value, "expected a number >= 0")
+
+
+def _check_video_level_model(flag, value):
+  try:
+    cls = get_model_class(value)
+  except utils.Yt8mError as e:
+    raise utils.Yt8mError(f"--{flag}: {e}") from e
+  if cls.frame_level:
+    video_level = [n for n in sorted(_REGISTRY)
+                   if not _REGISTRY[n].frame_level]
+    raise _bad_flag(flag, value, "expected a video-level model ("
+                    f"{', '.join(video_level)})")
+
+
+_FLAG_CHECKS = {
+    "moe_num_mixtures": _check_positive_int,
+    "iterations": _check_positive_int,
+    "dbof_add_batch_norm": _check_bool,
+    "sample_random_frames": _check_bool,
+    "dbof_cluster_size": _check_positive_int,
+    "dbof_hidden_size": _check_positive_int,
+    "dbof_pooling_method": _check_choice(model_utils.POOLING_METHODS),
+    "dbof_activation": _check_choice(tuple(model_utils.ACTIVATIONS)),
+    "video_level_classifier_model": _check_video_level_model,
+    "lstm_cells": _check_positive_int,
+    "lstm_layers": _check_positive_int,
+    "l2_penalty": _check_l2_penalty,
+}
+
+
+def check_model_flags(**model_flags):
+  """Raises Yt8mError naming the first known model flag with a bad value."""
+  for flag, value in model_flags.items():
+    if flag in _FLAG_CHECKS:
+      _FLAG_CHECKS[flag](flag, value)
+
+
+class BaseModel(keras.Model):
+  """A YouTube-8M classifier; subclasses implement `classify`.
+
+  `__init__(num_classes, **model_flags)` takes the model flags a subclass
+  needs as keyword arguments and ignores the rest. Variables are created on
+  the first call (see `create_variables`).
+  """
+
+  # True when the model needs frame features [B, T, D] (--frame_features).
+  frame_level = False
+
+  def __init__(self, num_classes, name=None, **unused_model_flags):
+    super().__init__(name=name)
+    _check_positive_int("num_classes", num_classes)
+    self.num_classes = int(num_classes)
+
+  def build(self, input_shape):
+    """Creates the variables with one inference pass on a zero batch.
+
+    Without a build() Keras would trace `call` symbolically to create them,
+    and a tf.train.Checkpoint restored before that (deferred restore) then
+    leaves some variables unrestored. Only the feature size matters here.
+
+    Args:
+      input_shape: dict of shapes; `video_matrix` is [B, D] or [B, T, D].
+    """
+    feature_size = input_shape["video_matrix"][-1]
+    if feature_size is not None:
+      frame_shape = [1, 1] if self.frame_level else [1]
+      zeros = tf.zeros(frame_shape + [feature_size])
+      self.classify(zeros, tf.ones([1], tf.int32), training=False)
+
+  def call(self, inputs, training=False):
+    """inputs: dict with `video_matrix` and `num_frames` -> predictions.
+
+    Args:
+      inputs: `video_matrix` float32 or uint8 [B, D] (video level) or
+        [B, T, D] (frame level, padded); `num_frames` int [B]. Other keys
+        (labels, video_ids) are ignored.
+      training: Python bool.
+
+    Returns:
+      {"predictions": float32 [B, num_classes]} probabilities.
+    """
+    video_matrix = tf.convert_to_tensor(inputs["video_matrix"])
+    num_frames = tf.cast(inputs["num_frames"], tf.int32)
+    rank = 3 if self.frame_level else 2
+    if video_matrix.shape.rank != rank:
+      kind = ("frame features [batch, frames, features] (--frame_features)"
+              if self.frame_level else "video-level features [batch, "
+              "features] (run without --frame_features)")
+      raise utils.Yt8mError(
+          f"model {type(self).__name__} needs {kind}, but its input has "
+          f"shape {video_matrix.shape}")
+    model_input = model_utils.prepare_input(video_matrix, num_frames)
+    predictions = self.classify(model_input, num_frames, training=training)
+    return {"predictions": predictions}
+
+  def classify(self, model_input, num_frames, training=False):
+    """Class probabilities of prepared input.
+
+    Args:
+      model_input: float32 [B, D] or [B, T, D], l2-normalized, zero padded.
+      num_frames: int32 [B].
+      training: Python bool.
+
+    Returns:
+      float32 [B, num_classes] probabilities.
+    """
+    raise NotImplementedError(f"{type(self).__name__} must define classify()")
+
+  def create_variables(self, feature_size, num_frames=2):
+    """Creates every variable by calling the model once on zeros.
+
+    Useful before exporting or inspecting `trainable_variables`; training and
+    tf.train.Checkpoint restores do not need it.
+    """
+    shape = [1, num_frames, feature_size] if self.frame_level else [
+        1, feature_size]
+    self({"video_matrix": tf.zeros(shape),
+          "num_frames": tf.fill([1], num_frames if self.frame_level else 1)},
+         training=False)
+
+
+def register(cls):
+  """Class decorator: makes a BaseModel subclass available by class name."""
+  if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+    raise TypeError(f"models.register: {cls!r} is not a BaseModel subclass")
+  name = cls.__name__
+  existing = _REGISTRY.get(name)
+  # Re-importing a module (importlib.reload, tests) re-registers its classes.
+  if existing is not None and (existing.__module__ != cls.__module__):
+    raise utils.Yt8mError(
+        f"model name '{name}' is registered by both {existing.__module__} and "
+        f"{cls.__module__}; rename one of the classes")
+  _REGISTRY[name] = cls
+  return cls
+
+
+def registered_names():
+  """Sorted names of the registered models."""
+  return sorted(_REGISTRY)
+
+
+def _import_model_class(path):
+  """The BaseModel subclass at dotted `path` (module.Class), registered."""
+  module_name, _, class_name = path.rpartition(".")
+  try:
+    module = importlib.import_module(module_name)
+  except ImportError as e:
+    reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise utils.Yt8mError(
+        f"--model={path}: cannot import module '{module_name}' ({reason}); "
+        "is its directory on PYTHONPATH?") from e
+  cls = getattr(module, class_name, None)
+  if cls is None:
+    raise utils.Yt8mError(f"--model={path}: module '{module_name}' has no "
+                          f"class '{class_name}'")
+  if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+    raise utils.Yt8mError(f"--model={path}: '{class_name}' is not a subclass "
+                          "of youtube8m.models.BaseModel")
+  # Register under the class name unless a different model already has it;
+  # the dotted path keeps working either way.
+  if cls.__name__ not in _REGISTRY:
+    register(cls)
+  return cls
+
+
+def get_model_class(name):
+  """The model class for a registered name or a `module.Class` path."""
+  name = str(name).strip()
+  if name in _REGISTRY:
+    return _REGISTRY[name]
+  if "." in name:
+    return _import_model_class(name)
+  raise utils.Yt8mError(
+      f"unknown model '{name}'; registered models: "
+      f"{', '.join(registered_names())} (or give the dotted path of your own "
+      "BaseModel subclass, e.g. --model=my_pkg.my_module.MyModel)")
+
+
+def build_model(model_name, num_classes, **model_flags):
+  """Constructs model `model_name` (see get_model_class) for `num_classes`.
+
+  `model_flags` may hold every model flag (MODEL_FLAG_DEFAULTS keys); the
+  model uses the ones it needs and validates them.
+  """
+  return get_model_class(model_name)(num_classes, **model_flags)
+
+
+# The built-in models import this module to subclass BaseModel and register
+# themselves, so they are imported last, once everything above exists.
+# pylint: disable=wrong-import-position,unused-import,g-import-not-at-top
+from youtube8m import frame_level_models  # noqa: E402,F401
+from youtube8m import video_level_models  # noqa: E402,F401
