@@ -45,6 +45,8 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu{TENSORFLOW}"],
         "gpu": [f"tensorflow{TENSORFLOW}"],
+        # The Vertex AI submission helper (python -m youtube8m.cloud).
+        "cloud": ["google-cloud-aiplatform>=1.38", "pyyaml>=6"],
         "test": [
             "pytest>=7",
             "scikit-learn>=1.0",

@@ -6,7 +6,7 @@
   labels       float32 [B, num_classes] multi-hot
   num_frames   int32   [B] (1 for video level)
 Segment mode (frame level, `segment_labels=True`) instead yields one example
-per rated 5-frame segment; see `YT8MFrameFeatureReader`.
+per rated 5-frame segment; see `youtube8m.segment_readers`.
 
 Records are batched *before* parsing, so one parse op handles a whole batch
 and frames stay uint8 until the last step. Every malformed input fails with a
@@ -146,9 +146,6 @@ class YT8MFrameFeatureReader(_BaseReader):
     super().__init__(num_classes, feature_names, feature_sizes)
     self.max_frames = int(max_frames)
     self.raw = raw
-    # Frames are copied as int64 words when every feature size allows it:
-    # the ragged->dense copy then moves 8 bytes per element instead of 1.
-    self._word = 8 if all(s % 8 == 0 for s in self.feature_sizes) else 1
 
   def _check_frames(self, sequences, ids, file_index):
     """Checks every frame has `size` bytes and all features agree on count."""
@@ -193,33 +190,40 @@ class YT8MFrameFeatureReader(_BaseReader):
     return checks, first
 
   def _dense_frames(self, sequences):
-    """Ragged byte frames -> uint8 [B, max_frames, D], zero bytes as padding."""
-    word = tf.int64 if self._word == 8 else tf.uint8
-    widths = [s // self._word for s in self.feature_sizes]
-    decoded = [tf.io.decode_raw(sequences[n].flat_values, word)
-               for n in self.feature_names]  # [frames_f, width_f] each
-    splits = [sequences[n].row_splits for n in self.feature_names]
+    """Ragged byte frames -> uint8 [B, max_frames, D], zero bytes as padding.
 
-    def to_dense(values, row_splits, width):
-      return tf.RaggedTensor.from_row_splits(values, row_splits).to_tensor(
-          shape=[None, self.max_frames, width])  # pads and truncates
+    Strings are padded and truncated to max_frames first, then decoded once
+    into the output: one large buffer per batch instead of one per feature
+    and step (large fresh buffers cost page faults on every batch).
+    """
+    names, sizes = self.feature_names, self.feature_sizes
 
-    if len(decoded) == 1:
-      dense = to_dense(decoded[0], splits[0], widths[0])
+    def to_dense(strings, row_splits, size):
+      return tf.RaggedTensor.from_row_splits(strings, row_splits).to_tensor(
+          default_value=b"\0" * size, shape=[None, self.max_frames])
+
+    def joined():
+      # Every feature has the same frames: join each frame's features into
+      # one string, so a single decode writes the concatenated layout.
+      strings = [sequences[n].flat_values for n in names]
+      strings = strings[0] if len(strings) == 1 else tf.strings.join(strings)
+      return tf.io.decode_raw(to_dense(strings, sequences[names[0]].row_splits,
+                                       self.feature_size), tf.uint8)
+
+    def per_feature():
+      # Counts differ beyond max_frames: pad and decode each feature alone.
+      return tf.concat([tf.io.decode_raw(to_dense(
+          sequences[n].flat_values, sequences[n].row_splits, size), tf.uint8)
+                        for n, size in zip(names, sizes)], axis=2)
+
+    if len(names) == 1:
+      dense = joined()
     else:
-      # Usual case: every feature has the same frames, so concatenate the
-      # frames first and pad once. Counts may differ beyond max_frames.
+      splits = [sequences[n].row_splits for n in names]
       same = tf.reduce_all([tf.reduce_all(tf.equal(splits[0], other))
                             for other in splits[1:]])
-      dense = tf.cond(
-          same,
-          lambda: to_dense(tf.concat(decoded, 1), splits[0], sum(widths)),
-          lambda: tf.concat([to_dense(d, r, w) for d, r, w
-                             in zip(decoded, splits, widths)], axis=2))
-    if self._word != 1:
-      dense = tf.reshape(tf.bitcast(dense, tf.uint8),
-                         [-1, self.max_frames, self.feature_size])
-    return dense
+      dense = tf.cond(same, joined, per_feature)
+    return tf.ensure_shape(dense, [None, self.max_frames, self.feature_size])
 
   def parse_batch(self, serialized, file_index):
     """serialized: string [B]; file_index: int32 [B] -> batch dict."""
@@ -239,8 +243,16 @@ class YT8MFrameFeatureReader(_BaseReader):
 
 
 def get_reader(frame_features, num_classes, feature_names, feature_sizes,
-               max_frames=300, raw=False):
-  """The reader for `--frame_features`, with the given feature flags."""
+               max_frames=300, raw=False, segment_labels=False):
+  """The reader for `--frame_features` (and `--segment_labels`)."""
+  if segment_labels:
+    if not frame_features:
+      raise utils.Yt8mError(
+          "--segment_labels reads frame-level records (the 2019 segment "
+          "data): train with a frame-level model and --frame_features")
+    from youtube8m import segment_readers  # pylint: disable=g-import-not-at-top
+    return segment_readers.YT8MSegmentReader(
+        num_classes, feature_names, feature_sizes, max_frames, raw)
   if frame_features:
     return YT8MFrameFeatureReader(num_classes, feature_names, feature_sizes,
                                   max_frames, raw)
@@ -330,10 +342,14 @@ def make_dataset(reader, data_pattern, batch_size, num_epochs=1, shuffle=False,
     records = records.shard(*record_shard)
   if shuffle:
     records = records.shuffle(shuffle_buffer or 4 * batch_size, seed=seed)
-  return (records.batch(batch_size)
-          .map(reader.parse_batch, num_parallel_calls=tf.data.AUTOTUNE,
-               deterministic=not shuffle)
-          .prefetch(tf.data.AUTOTUNE))
+  batches = records.batch(batch_size).map(
+      reader.parse_batch, num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=not shuffle)
+  if hasattr(reader, "rebatch"):
+    # Segment readers turn B videos into any number of segments.
+    batches = reader.rebatch(batches, batch_size, shuffle, seed,
+                             shuffle_buffer)
+  return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def _record_offsets(path, stop_at):

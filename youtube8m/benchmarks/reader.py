@@ -10,11 +10,14 @@ Three pipelines read the same files with the same parallelism:
                dequantize, pad to max_frames, then batch, as the original did;
   parse_only   batched parsing of the same features, nothing else: the
                ceiling for any reader that parses the protos.
-Trials alternate between pipelines (noise hits all alike) and the best of
-`--trials` is reported. The last line is one JSON object.
+Each trial reads (repeating the files) for --seconds; trials alternate
+between pipelines, so noise hits all alike, and the best of --trials is
+reported, with CPU time per example beside it. The last line is one JSON
+object.
 """
 
 import json
+import resource
 import time
 
 from absl import flags
@@ -31,32 +34,37 @@ flags.DEFINE_integer("batch_size", 128, "Examples per batch.")
 flags.DEFINE_integer("num_readers", 8, "Files read in parallel.")
 flags.DEFINE_integer("num_classes", 3862, "Label ids are below this.")
 flags.DEFINE_integer("trials", 3, "Timed passes per pipeline (best counts).")
-flags.DEFINE_integer("max_examples", 0, "Stop a pass after this many "
-                     "examples (0: read every file once).")
+flags.DEFINE_float("seconds", 4.0, "Length of one timed trial; the files "
+                   "are read repeatedly, so small datasets time well too.")
 FLAGS = flags.FLAGS
 
 
 def _records(files, num_readers):
-  return tf.data.Dataset.from_tensor_slices(files).interleave(
+  return tf.data.Dataset.from_tensor_slices(files).repeat().interleave(
       tf.data.TFRecordDataset, cycle_length=min(num_readers, len(files)),
       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def naive_dataset(files, names, sizes, frame_features, batch_size,
-                  num_readers, max_frames=300):
-  """Per-example parsing and float dequantization, then batching."""
+                  num_readers, num_classes=3862, max_frames=300):
+  """Per example: parse, dense labels, float dequantize and pad; then batch."""
   context = {"id": tf.io.FixedLenFeature([], tf.string, default_value=""),
              "labels": tf.io.VarLenFeature(tf.int64)}
+
+  def labels_of(parsed):
+    return tf.scatter_nd(parsed["labels"].values[:, None],
+                         tf.ones_like(parsed["labels"].values, tf.float32),
+                         [num_classes])
 
   def parse_video(record):
     spec = dict(context)
     spec.update({n: tf.io.FixedLenFeature([s], tf.float32)
                  for n, s in zip(names, sizes)})
     parsed = tf.io.parse_single_example(record, spec)
-    return tf.concat([parsed[n] for n in names], 0)
+    return tf.concat([parsed[n] for n in names], 0), labels_of(parsed)
 
   def parse_frames(record):
-    _, lists = tf.io.parse_single_sequence_example(
+    parsed, lists = tf.io.parse_single_sequence_example(
         record, context_features=context,
         sequence_features={n: tf.io.FixedLenSequenceFeature([], tf.string)
                            for n in names})
@@ -66,7 +74,7 @@ def naive_dataset(files, names, sizes, frame_features, batch_size,
       values = utils.dequantize(values)[:max_frames]
       count = tf.shape(values)[0]
       columns.append(tf.pad(values, [[0, max_frames - count], [0, 0]]))
-    return tf.concat(columns, 1)
+    return tf.concat(columns, 1), labels_of(parsed)
 
   return (_records(files, num_readers)
           .map(parse_frames if frame_features else parse_video,
@@ -95,17 +103,28 @@ def parse_only_dataset(files, names, frame_features, batch_size, num_readers):
           .prefetch(tf.data.AUTOTUNE))
 
 
-def examples_per_second(dataset, max_examples=0):
-  """Reads one pass; returns examples/sec (first batch excluded: warm-up)."""
+def _cpu_seconds():
+  usage = resource.getrusage(resource.RUSAGE_SELF)
+  return usage.ru_utime + usage.ru_stime
+
+
+def examples_per_second(dataset, seconds):
+  """Reads for `seconds`: (examples/sec, CPU microseconds/example).
+
+  The first batches are excluded (warm-up). CPU time counts every thread of
+  the process; it is steadier than wall time on a shared machine.
+  """
   iterator = iter(dataset)
-  next(iterator)
-  count, start = 0, time.perf_counter()
-  for batch in iterator:
+  for _ in range(3):
+    next(iterator)
+  count, start, cpu = 0, time.perf_counter(), _cpu_seconds()
+  while time.perf_counter() - start < seconds:
+    batch = next(iterator)
     first = batch["video_ids"] if isinstance(batch, dict) else batch
+    first = first[0] if isinstance(first, tuple) else first
     count += int(first.shape[0])
-    if max_examples and count >= max_examples:
-      break
-  return count / max(time.perf_counter() - start, 1e-9)
+  return (count / (time.perf_counter() - start),
+          (_cpu_seconds() - cpu) / max(count, 1) * 1e6)
 
 
 def main(argv):
@@ -121,24 +140,29 @@ def main(argv):
   def reader(raw):
     return readers.make_dataset(
         readers.get_reader(frame, FLAGS.num_classes, names, sizes, raw=raw),
-        FLAGS.data_pattern, b, num_readers=n)
+        FLAGS.data_pattern, b, num_epochs=None, num_readers=n)
 
   pipelines = {"reader": lambda: reader(True)}
   if frame:
     pipelines["reader_float"] = lambda: reader(False)
-  pipelines["naive"] = lambda: naive_dataset(files, names, sizes, frame, b, n)
+  pipelines["naive"] = lambda: naive_dataset(files, names, sizes, frame, b, n,
+                                             FLAGS.num_classes)
   pipelines["parse_only"] = lambda: parse_only_dataset(files, names, frame, b,
                                                        n)
   print(f"{len(files)} files, {'frame' if frame else 'video'} level, "
         f"features {names} {sizes}, batch {b}, {n} readers, "
         f"{FLAGS.trials} trials each")
   rates = {name: [] for name in pipelines}
+  cpu = {name: [] for name in pipelines}
   for _ in range(FLAGS.trials):
     for name, make in pipelines.items():
-      rates[name].append(examples_per_second(make(), FLAGS.max_examples))
+      rate, micros = examples_per_second(make(), FLAGS.seconds)
+      rates[name].append(rate)
+      cpu[name].append(micros)
   best = {name: max(r) for name, r in rates.items()}
   for name, r in rates.items():
-    print(f"{name:>13}: {best[name]:9.0f} examples/sec  (trials: "
+    print(f"{name:>13}: {best[name]:9.0f} examples/sec, "
+          f"{min(cpu[name]):6.0f} CPU us/example  (trials: "
           f"{', '.join(f'{x:.0f}' for x in r)})")
   print(f"reader / naive = {best['reader'] / best['naive']:.2f}x, "
         f"reader / parse_only = {best['reader'] / best['parse_only']:.0%}")
