@@ -33,7 +33,11 @@ flags.DEFINE_float("eval_timeout_secs", None,
                    "Stop after this many seconds without a new checkpoint "
                    "(default: wait forever).")
 flags.DEFINE_string("eval_summary_dir", None,
-                    "Where TensorBoard scalars go (default: train_dir/eval).")
+                    "Where TensorBoard scalars go (default: train_dir/eval, "
+                    "or train_dir/eval_segments with --segment_labels).")
+flags.DEFINE_bool("segment_labels", _D.segment_labels,
+                  "Evaluate on the rated 5-frame segments of 2019 records: "
+                  "segment MAP over the rated classes only.")
 cli.define_model_flags()
 
 
@@ -48,13 +52,16 @@ def main(argv):
       batch_size=FLAGS.batch_size, num_readers=FLAGS.num_readers,
       run_once=FLAGS.run_once, top_k=FLAGS.top_k,
       poll_secs=FLAGS.eval_poll_secs, timeout_secs=FLAGS.eval_timeout_secs,
-      summary_dir=FLAGS.eval_summary_dir or _vertex_summary_dir()))
+      summary_dir=FLAGS.eval_summary_dir or _vertex_summary_dir(),
+      segment_labels=FLAGS.segment_labels))
 
 
 def _vertex_summary_dir():
   """Vertex AI's TensorBoard directory (AIP_TENSORBOARD_LOG_DIR)/eval."""
   logs = os.environ.get("AIP_TENSORBOARD_LOG_DIR", "")
-  return os.path.join(logs, "eval") if logs else None
+  subdir = (eval_lib.SEGMENT_SUMMARY_SUBDIR if FLAGS.segment_labels
+            else "eval")
+  return os.path.join(logs, subdir) if logs else None
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from youtube8m import readers
 from youtube8m import train_lib
 from youtube8m import utils
 
+SEGMENT_SUMMARY_SUBDIR = "eval_segments"  # eval.py --segment_labels
+
 
 class Evaluator:
   """Runs a model over a dataset and returns YouTube-8M metrics.
@@ -98,7 +100,8 @@ class EvalConfig:
   top_k: int = 20
   poll_secs: float = 30
   timeout_secs: float = None  # None: wait for checkpoints forever
-  summary_dir: str = None  # default train_dir/eval
+  summary_dir: str = None  # default train_dir/eval (eval_segments)
+  segment_labels: bool = False  # score rated 5-frame segments (segment_eval)
 
 
 def build_evaluator(config, flags):
@@ -132,9 +135,16 @@ def evaluate(config):
   """Evaluates each new checkpoint of train_dir once; returns last metrics."""
   flags, _ = model_config.resolve(config.train_dir, config.model_flags,
                                   set(config.explicit_flags))
-  _, checkpoint, evaluator = build_evaluator(config, flags)
+  build, summarize, subdir = build_evaluator, log_and_summarize, "eval"
+  if config.segment_labels:
+    # Its own summaries, so video- and segment-level eval run side by side.
+    from youtube8m import segment_eval  # pylint: disable=g-import-not-at-top
+    build = segment_eval.build_evaluator
+    summarize = segment_eval.log_and_summarize
+    subdir = SEGMENT_SUMMARY_SUBDIR
+  _, checkpoint, evaluator = build(config, flags)
   writer = tf.summary.create_file_writer(
-      config.summary_dir or os.path.join(config.train_dir, "eval"))
+      config.summary_dir or os.path.join(config.train_dir, subdir))
   if config.run_once:
     latest = tf.train.latest_checkpoint(config.train_dir)
     if not latest:
@@ -157,7 +167,7 @@ def evaluate(config):
       continue
     logging.info("Evaluating %s (global step %d)", path, step)
     metrics = evaluator.run(step)
-    log_and_summarize(metrics, step, writer)
+    summarize(metrics, step, writer)
   if metrics is None:
     logging.info("No new checkpoint within %s s; stopping",
                  config.timeout_secs)

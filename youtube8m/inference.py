@@ -40,6 +40,16 @@ flags.DEFINE_string("readable_output_file", "",
 flags.DEFINE_string("vocabulary_file", "",
                     "Vocabulary CSV for --readable_output_file (default: the "
                     "shipped 2018 vocabulary.csv).")
+flags.DEFINE_bool("segment_labels", _D.segment_labels,
+                  "2019 task: cut frame-level videos into 5-second segments "
+                  "and write Class,Segments rows (a frame-level checkpoint).")
+flags.DEFINE_integer("segment_max_pred", _D.segment_max_pred,
+                     "Most segments per class in --segment_labels output.")
+flags.DEFINE_string("segment_label_ids_file", _D.segment_label_ids_file,
+                    "CSV (header 'Index') of the classes to predict with "
+                    "--segment_labels, local or gs:// (default: the 1000 "
+                    "classes of the 2019 challenge, shipped with the "
+                    "package).")
 cli.define_model_flags()
 
 
@@ -57,7 +67,10 @@ def main(argv):
       explicit_flags=frozenset(explicit), top_k=FLAGS.top_k,
       batch_size=FLAGS.batch_size, num_readers=FLAGS.num_readers,
       readable_output_file=FLAGS.readable_output_file,
-      vocabulary_file=FLAGS.vocabulary_file))
+      vocabulary_file=FLAGS.vocabulary_file,
+      segment_labels=FLAGS.segment_labels,
+      segment_max_pred=FLAGS.segment_max_pred,
+      segment_label_ids_file=FLAGS.segment_label_ids_file))
 
 
 if __name__ == "__main__":

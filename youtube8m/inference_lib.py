@@ -44,6 +44,10 @@ class InferenceConfig:
   num_readers: int = 1
   readable_output_file: str = ""
   vocabulary_file: str = ""
+  # 2019 segment mode: a Class,Segments CSV (see segment_inference).
+  segment_labels: bool = False
+  segment_max_pred: int = 100000
+  segment_label_ids_file: str = ""  # default: data/segment_label_ids.csv
 
 
 def write_atomically(path, write_fn):
@@ -179,13 +183,20 @@ def make_predictor(config):
 
 
 def infer(config):
-  """Writes the Kaggle CSV (and the readable file); returns videos written."""
+  """Writes the Kaggle CSV (and the readable file); returns videos written.
+
+  With `segment_labels`, writes the 2019 `Class,Segments` CSV instead and
+  returns the number of segments scored.
+  """
   if config.output_model_tgz:
     make_model_tgz(config.train_dir, config.output_model_tgz)
   if not config.output_file:
     if config.output_model_tgz:
       return 0
     raise utils.Yt8mError("--output_file is required")
+  if config.segment_labels:
+    from youtube8m import segment_inference  # pylint: disable=g-import-not-at-top
+    return segment_inference.infer_segments(config)
   predictor = make_predictor(config)
   names = None
   if config.readable_output_file:

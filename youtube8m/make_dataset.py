@@ -6,6 +6,8 @@ writes
   video/{train,validate,test}NNNN.tfrecord   tf.train.Example (video level)
   frame/{train,validate,test}NNNN.tfrecord   tf.train.SequenceExample (frames)
   train_labels.csv, validate_labels.csv      VIDEO_ID,LABEL1 LABEL2 ...
+  segment/{validate,test}NNNN.tfrecord       2019 segment-rated frame records
+                                             (--segments; see segment_data)
 Test records have empty label lists, as in the real test split.
 
 Labels are real YouTube-8M label sets (youtube8m/data/label_sets_sample.csv),
@@ -157,8 +159,13 @@ def write_labels_csv(path, truth):
 def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
              shards=4, num_classes=3862, id_key="id", min_frames=20,
              max_frames=60, seed=0, video_level=True, frame_level=True,
-             signal=0.2):
-  """Writes the whole dataset; returns {split: {video_id: labels}}."""
+             signal=0.2, segments=False, num_segment_validate=300,
+             num_segment_test=300):
+  """Writes the whole dataset; returns {split: {video_id: labels}}.
+
+  With `segments`, also the 2019 segment splits (youtube8m.segment_data),
+  returned as {"segment_validate"/"segment_test": {video_id: ratings}}.
+  """
   if id_key not in ("id", "video_id"):
     raise utils.Yt8mError(f"--id_key must be 'id' or 'video_id', not {id_key!r}")
   if not 1 <= min_frames <= max_frames:
@@ -182,6 +189,12 @@ def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
                    result["train"])
   write_labels_csv(os.path.join(output_dir, "validate_labels.csv"),
                    result["validate"])
+  if segments:
+    from youtube8m import segment_data  # pylint: disable=g-import-not-at-top
+    result.update(segment_data.generate_segments(
+        gen, output_dir, num_segment_validate, num_segment_test, shards,
+        num_classes, id_key, (min_frames, max_frames), seed,
+        taken_ids=[v for split in result.values() for v in split]))
   return result
 
 
@@ -192,7 +205,8 @@ def main(argv):
   counts = generate(f.output_dir, f.num_train, f.num_validate, f.num_test,
                     f.shards, f.num_classes, f.id_key, f.min_frames,
                     f.max_frames, f.seed, f.video_level, f.frame_level,
-                    f.signal)
+                    f.signal, f.segments, f.num_segment_validate,
+                    f.num_segment_test)
   print(f"wrote {', '.join(f'{len(v)} {k}' for k, v in counts.items())} "
         f"videos to {f.output_dir}")
 
@@ -216,6 +230,13 @@ def _define_flags():
   flags.DEFINE_bool("frame_level", True, "Write frame-level records.")
   flags.DEFINE_float("signal", 0.2, "Scale of the class prototypes (higher "
                      "is easier to learn).")
+  flags.DEFINE_bool("segments", True, "Also write the 2019 segment-rated "
+                    "frame records under segment/ (validate with ratings, "
+                    "test without).")
+  flags.DEFINE_integer("num_segment_validate", 300,
+                       "Segment-rated validate videos (--segments).")
+  flags.DEFINE_integer("num_segment_test", 300,
+                       "Segment test videos, unrated (--segments).")
   flags.mark_flag_as_required("output_dir")
 
 

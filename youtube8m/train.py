@@ -51,6 +51,21 @@ flags.DEFINE_float("clip_gradient_norm", _D.clip_gradient_norm,
 flags.DEFINE_bool("log_device_placement", False,
                   "Log the device of every op.")
 flags.DEFINE_integer("seed", None, "Seed for shuffling and initialization.")
+flags.DEFINE_float("collective_timeout_secs", _D.collective_timeout_secs,
+                   "Multi-worker (TF_CONFIG) only: fail with an error when "
+                   "an all-reduce has waited this long for the other "
+                   "workers (<= 0: wait forever). A dead peer is detected "
+                   "sooner, by missed heartbeats; this catches a stuck one. "
+                   "Keep it above the longest checkpoint/export time.")
+flags.DEFINE_bool("segment_labels", _D.segment_labels,
+                  "Train on the rated 5-frame segments of 2019 frame-level "
+                  "records (segment_labels/segment_start_times/"
+                  "segment_scores); the loss counts only rated classes.")
+flags.DEFINE_string("init_from_checkpoint", _D.init_from_checkpoint,
+                    "Start this (new) train_dir from the model weights and "
+                    "model_flags.json of another train_dir or checkpoint "
+                    "prefix, e.g. to fine-tune a video-level model on "
+                    "segments. Ignored once train_dir has its own checkpoint.")
 cli.define_model_flags()
 
 
@@ -78,7 +93,10 @@ def main(argv):
       max_steps=FLAGS.max_steps, export_model_steps=FLAGS.export_model_steps,
       save_checkpoint_secs=FLAGS.save_checkpoint_secs,
       num_readers=FLAGS.num_readers, optimizer=FLAGS.optimizer,
-      clip_gradient_norm=FLAGS.clip_gradient_norm, seed=FLAGS.seed)
+      clip_gradient_norm=FLAGS.clip_gradient_norm, seed=FLAGS.seed,
+      segment_labels=FLAGS.segment_labels,
+      init_from_checkpoint=FLAGS.init_from_checkpoint,
+      collective_timeout_secs=FLAGS.collective_timeout_secs)
   train_lib.train(config)
 
 
