@@ -14,6 +14,12 @@ def _one_line(error):
   if message is not None:
     return message
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  if isinstance(error, tf.errors.OpError):
+    # A multi-worker peer lost mid-training (see distribution.py).
+    from youtube8m import distribution  # pylint: disable=import-outside-toplevel
+    lost = distribution.peer_failure_message(error)
+    if lost:
+      return lost
   if isinstance(error, tf.errors.DataLossError):
     from youtube8m import readers  # pylint: disable=import-outside-toplevel
     return readers.diagnose_data_loss(error) or (
