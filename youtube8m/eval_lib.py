@@ -104,13 +104,13 @@ class EvalConfig:
   segment_labels: bool = False  # score rated 5-frame segments (segment_eval)
 
 
-def build_evaluator(config, flags):
-  """(model, checkpoint, evaluator) for a resolved model configuration."""
+def model_and_data(config, flags, segment_labels=False):
+  """(model, loss_fn, dataset_fn) for evaluating a model configuration."""
   model, loss_fn = train_lib.build(flags)
   model.create_variables(train_lib.feature_size(flags))
   reader = readers.get_reader(flags["frame_features"], flags["num_classes"],
                               flags["feature_names"], flags["feature_sizes"],
-                              raw=True)
+                              raw=True, segment_labels=segment_labels)
   readers.list_files(config.eval_data_pattern, "--eval_data_pattern")
 
   def dataset_fn():
@@ -118,6 +118,12 @@ def build_evaluator(config, flags):
                                 config.batch_size, num_epochs=1, shuffle=False,
                                 num_readers=config.num_readers,
                                 flag_name="--eval_data_pattern")
+  return model, loss_fn, dataset_fn
+
+
+def build_evaluator(config, flags):
+  """(model, checkpoint, evaluator) for a resolved model configuration."""
+  model, loss_fn, dataset_fn = model_and_data(config, flags)
   evaluator = Evaluator(model, loss_fn, dataset_fn, flags["num_classes"],
                         config.top_k)
   return model, tf.train.Checkpoint(model=model), evaluator

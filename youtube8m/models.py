@@ -134,6 +134,9 @@ class BaseModel(keras.Model):
 
   # True when the model needs frame features [B, T, D] (--frame_features).
   frame_level = False
+  # The single-replica train step is compiled with XLA (element-wise work
+  # fused around the matmuls) unless a model sets this to False.
+  jit_compile = True
 
   def __init__(self, num_classes, name=None, **unused_model_flags):
     super().__init__(name=name)

@@ -225,13 +225,18 @@ class YT8MFrameFeatureReader(_BaseReader):
       dense = tf.cond(same, joined, per_feature)
     return tf.ensure_shape(dense, [None, self.max_frames, self.feature_size])
 
-  def parse_batch(self, serialized, file_index):
-    """serialized: string [B]; file_index: int32 [B] -> batch dict."""
+  def _parse(self, serialized):
+    """(context, sequences): ragged features of a batch of SequenceExamples."""
     sequence_spec = {name: tf.io.RaggedFeature(tf.string)
                      for name in self.feature_names}
     context, sequences, _ = tf.io.parse_sequence_example(
         serialized, context_features=self._context_spec(),
         sequence_features=sequence_spec)
+    return context, sequences
+
+  def parse_batch(self, serialized, file_index):
+    """serialized: string [B]; file_index: int32 [B] -> batch dict."""
+    context, sequences = self._parse(serialized)
     ids, labels = self._ids_and_labels(context, file_index)
     checks, num_frames = self._check_frames(sequences, ids, file_index)
     with tf.control_dependencies(checks):

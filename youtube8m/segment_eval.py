@@ -36,10 +36,10 @@ import numpy as np
 import tensorflow as tf
 
 from youtube8m import average_precision_calculator as ap_calculator
+from youtube8m import eval_lib
 from youtube8m import eval_util
 from youtube8m import readers
 from youtube8m import segment_readers
-from youtube8m import train_lib
 from youtube8m import utils
 
 SUBMISSION_HEADER = "Class,Segments"
@@ -124,18 +124,8 @@ def log_and_summarize(metrics, global_step, writer=None, prefix="segment/"):
 
 def build_evaluator(config, flags):
   """(model, checkpoint, SegmentEvaluator) for eval.py --segment_labels."""
-  model, loss_fn = train_lib.build(flags)
-  model.create_variables(train_lib.feature_size(flags))
-  reader = readers.get_reader(flags["frame_features"], flags["num_classes"],
-                              flags["feature_names"], flags["feature_sizes"],
-                              raw=True, segment_labels=True)
-  readers.list_files(config.eval_data_pattern, "--eval_data_pattern")
-
-  def dataset_fn():
-    return readers.make_dataset(reader, config.eval_data_pattern,
-                                config.batch_size, num_epochs=1, shuffle=False,
-                                num_readers=config.num_readers,
-                                flag_name="--eval_data_pattern")
+  model, loss_fn, dataset_fn = eval_lib.model_and_data(config, flags,
+                                                       segment_labels=True)
   evaluator = SegmentEvaluator(model, loss_fn, dataset_fn,
                                flags["num_classes"])
   return model, tf.train.Checkpoint(model=model), evaluator

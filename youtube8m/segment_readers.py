@@ -162,11 +162,7 @@ class YT8MSegmentReader(readers.YT8MFrameFeatureReader):
 
   def parse_batch(self, serialized, file_index):
     """serialized: string [B]; file_index: int32 [B] -> segment batch dict."""
-    sequence_spec = {name: tf.io.RaggedFeature(tf.string)
-                     for name in self.feature_names}
-    context, sequences, _ = tf.io.parse_sequence_example(
-        serialized, context_features=self._context_spec(),
-        sequence_features=sequence_spec)
+    context, sequences = self._parse(serialized)
     ids, _ = self._ids_and_labels(context, file_index)
     checks, num_frames = self._check_frames(sequences, ids, file_index)
     with tf.control_dependencies(checks):

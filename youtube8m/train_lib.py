@@ -124,9 +124,10 @@ class Trainer:
 
   On one replica the whole update (forward, backward, clipping, optimizer)
   is compiled with XLA, which fuses the element-wise work around the
-  matmuls: about 1.2x the steps/sec on CPU (`python -m youtube8m.benchmark
-  train_step`). Under MirroredStrategy the gradient all-reduce must stay
-  outside XLA, so several replicas run uncompiled.
+  matmuls: about 1.1-1.6x the steps/sec on CPU (`python -m
+  youtube8m.benchmark train_step`). Under MirroredStrategy the gradient
+  all-reduce must stay outside XLA, so several replicas run uncompiled, and
+  so do models with `jit_compile = False` (LstmModel).
   """
 
   def __init__(self, model, loss_fn, optimizer, strategy,
@@ -138,7 +139,8 @@ class Trainer:
     self.clip_gradient_norm = clip_gradient_norm
     self.top_k = top_k
     if jit_compile is None:
-      jit_compile = strategy.num_replicas_in_sync == 1
+      jit_compile = (strategy.num_replicas_in_sync == 1 and
+                     getattr(model, "jit_compile", True))
     # Keyed by with_metrics: predictions leave XLA only when metrics need
     # them (returning them forces XLA to write [B, C] out every step).
     self._update_fn = {False: self._update, True: self._update_and_predict}

@@ -6,9 +6,11 @@ Times `train_lib.Trainer.step` (forward, loss, gradients, clipping, Adam
 update, as train.py runs it) on in-memory batches, so the input pipeline is
 left out. In the same run it times a bare forward + backward matmul of the
 classifier's shapes ([batch, features] x [features, classes] and the weight
-gradient's matmul): no model can train a video-level batch faster. Frame
-models are timed the same way (--frame_features); their bound only covers
-the final classifier. The last line is one JSON object.
+gradient's matmul, for every kernel of a video-level model: e.g. both the
+gates and the experts of MoeModel): no model can train a batch faster.
+Frame models are timed the same way (--frame_features); their bound is a
+logistic classifier on pooled features, so it leaves out their frame-wise
+work. The last line is one JSON object.
 """
 
 import json
@@ -54,24 +56,31 @@ def interleaved_best(runs, examples, steps, trials):
   return best
 
 
-def matmul_step(batch, features, classes):
-  """y = x @ w and the weight gradient's matmul, nothing else."""
-  x = tf.random.normal([batch, features])
-  w = tf.Variable(tf.random.normal([features, classes]) * 0.01)
-  dy = tf.random.normal([batch, classes])
+def matmul_step(batch, kernel_shapes):
+  """For each [in, out] kernel: y = x @ w and the weight gradient's matmul.
+
+  Nothing else: no bias, activation, loss or update.
+  """
+  operands = [(tf.random.normal([batch, n_in]),
+               tf.Variable(tf.random.normal([n_in, n_out]) * 0.01),
+               tf.random.normal([batch, n_out]))
+              for n_in, n_out in kernel_shapes]
 
   @tf.function
   def step():
     # The input needs no gradient: forward and the weight gradient only.
-    y = tf.matmul(x, w)
-    grad_w = tf.matmul(x, dy, transpose_a=True)
-    return y[0, 0] + grad_w[0, 0]
+    total = 0.0
+    for x, w, dy in operands:
+      y = tf.matmul(x, w)
+      grad_w = tf.matmul(x, dy, transpose_a=True)
+      total += y[0, 0] + grad_w[0, 0]
+    return total
 
   return step
 
 
 def train_step(model_name, batch, features, classes, frame, num_frames):
-  """The project's training step on one device, as a no-argument call."""
+  """(the project's training step as a no-argument call, the model)."""
   flags_ = model_config.all_defaults()
   flags_.update(model=model_name, num_classes=classes, frame_features=frame,
                 feature_names="x", feature_sizes=str(features))
@@ -88,7 +97,7 @@ def train_step(model_name, batch, features, classes, frame, num_frames):
           "num_frames": tf.fill([batch], num_frames if frame else 1),
           "labels": tf.constant(rng.random((batch, classes)) < 3 / classes,
                                 tf.float32)}
-  return lambda: trainer.step(data)["label_loss"]
+  return (lambda: trainer.step(data)["label_loss"]), model
 
 
 def main(argv):
@@ -104,10 +113,18 @@ def main(argv):
         f" {c} classes, {FLAGS.trials} trials of {FLAGS.steps} steps, "
         f"TensorFlow {tf.__version__} on "
         f"{'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'}")
-  best = interleaved_best(
-      {"train": train_step(FLAGS.model, b, d, c, FLAGS.frame_features,
-                           FLAGS.num_frames),
-       "bound": matmul_step(b, d, c)}, b, FLAGS.steps, FLAGS.trials)
+  train_fn, model = train_step(FLAGS.model, b, d, c, FLAGS.frame_features,
+                               FLAGS.num_frames)
+  if FLAGS.frame_features:
+    # Frame-wise matmuls (DBoF projections, LSTM steps) have other row
+    # counts; the bound is a logistic classifier on the pooled features.
+    kernels = [(d, c)]
+  else:
+    kernels = [tuple(v.shape) for v in model.trainable_variables
+               if len(v.shape) == 2]
+  print(f"bound: matmuls of {', '.join(f'[{b}, {i}] x [{i}, {o}]' for i, o in kernels)}")
+  best = interleaved_best({"train": train_fn, "bound": matmul_step(b, kernels)},
+                          b, FLAGS.steps, FLAGS.trials)
   train, bound = best["train"], best["bound"]
   print(f"train step:            {train:10.1f} examples/sec")
   print(f"matmul fwd+bwd bound:  {bound:10.1f} examples/sec")
