@@ -84,6 +84,12 @@ def test_predictions_shape_range_and_raw_input(name, overrides):
   assert from_float.dtype == np.float32
   assert np.all(from_float > 0) and np.all(from_float < 1)
   np.testing.assert_allclose(from_raw, from_float, rtol=0, atol=1e-6)
+  if model.frame_level:
+    # The raw reader's form for several features: a tuple of uint8 parts.
+    split = FEATURES // 3
+    parts = (quantized[..., :split], quantized[..., split:])
+    from_parts = _predict(model, _inputs(model, parts, num_frames))
+    np.testing.assert_allclose(from_parts, from_float, rtol=0, atol=1e-6)
 
 
 def test_prepare_input_normalizes_and_keeps_padding_zero():

@@ -15,12 +15,28 @@ RNG = np.random.default_rng(7)
 
 
 def read_all(dataset):
-  """Concatenates every batch of a dataset into numpy arrays."""
+  """Concatenates every batch of a dataset into numpy arrays.
+
+  A tuple value (the raw frame reader's per-feature matrices) becomes a
+  tuple of concatenated arrays.
+  """
   parts = collections.defaultdict(list)
   for batch in dataset:
     for key, value in batch.items():
-      parts[key].append(value.numpy())
-  return {k: np.concatenate(v) for k, v in parts.items()}
+      parts[key].append(tuple(v.numpy() for v in value)
+                        if isinstance(value, tuple) else value.numpy())
+  return {k: tuple(np.concatenate(p) for p in zip(*v))
+             if isinstance(v[0], tuple) else np.concatenate(v)
+          for k, v in parts.items()}
+
+
+def to_float(out):
+  """The raw reader's video_matrix dequantized, as the model does it."""
+  matrix = out["video_matrix"]
+  matrix = (tuple(tf.constant(m) for m in matrix)
+            if isinstance(matrix, tuple) else tf.constant(matrix))
+  return model_utils.frames_to_float(
+      matrix, tf.constant(out["num_frames"])).numpy()
 
 
 # ------------------------------------------------------------ video level ---
@@ -116,12 +132,18 @@ def test_frame_level_exact_values(frame_files, raw):
   reader = readers.YT8MFrameFeatureReader(7, "rgb,audio", "16,8", raw=raw)
   out = read_all(readers.make_dataset(reader, pattern, 4, num_readers=1))
   assert [v.decode() for v in out["video_ids"]] == [v[0] for v in videos]
-  assert out["video_matrix"].shape == (len(videos), 300, 24)
   matrix = out["video_matrix"]
   if raw:
-    assert matrix.dtype == np.uint8
-    matrix = model_utils.frames_to_float(
-        tf.constant(matrix), tf.constant(out["num_frames"])).numpy()
+    # One uint8 matrix per feature, in flag order, holding the exact bytes.
+    assert [(m.shape, m.dtype) for m in matrix] == [
+        ((len(videos), 300, 16), np.uint8), ((len(videos), 300, 8), np.uint8)]
+    for i, (_, _, rgb, audio) in enumerate(videos):
+      n = min(len(rgb), 300)
+      for part, quantized in zip(matrix, (rgb, audio)):
+        np.testing.assert_array_equal(part[i, :n], quantized[:n])
+        np.testing.assert_array_equal(part[i, n:], 0)
+    matrix = to_float(out)
+  assert matrix.shape == (len(videos), 300, 24)
   for i, (_, labels, rgb, audio) in enumerate(videos):
     n = min(len(rgb), 300)
     assert out["num_frames"][i] == n
@@ -138,9 +160,7 @@ def test_raw_and_float_forms_are_identical(frame_files):
   outs = [read_all(readers.make_dataset(
       readers.YT8MFrameFeatureReader(7, "rgb,audio", "16,8", raw=raw),
       pattern, 2)) for raw in (False, True)]
-  as_float = model_utils.frames_to_float(
-      tf.constant(outs[1]["video_matrix"]), tf.constant(outs[1]["num_frames"]))
-  np.testing.assert_array_equal(outs[0]["video_matrix"], as_float.numpy())
+  np.testing.assert_array_equal(outs[0]["video_matrix"], to_float(outs[1]))
 
 
 def test_feature_order_follows_flags(frame_files):

@@ -17,9 +17,20 @@ ACTIVATIONS = {"sigmoid": tf.sigmoid, "relu6": tf.nn.relu6}
 def frames_to_float(frames, num_frames):
   """Dequantizes uint8 frames [B, T, D]; frames t >= num_frames[b] become 0.
 
-  Float inputs (already dequantized and zero padded) are returned unchanged,
-  so a model accepts either form of the reader's `video_matrix`.
+  `frames` may also be a tuple of per-feature tensors [B, T, D_i] (the raw
+  reader's form for several features): they are concatenated in order into
+  [B, T, sum D_i]. Float inputs (already dequantized and zero padded) are
+  returned unchanged, so a model accepts every form of the reader's
+  `video_matrix`.
   """
+  if isinstance(frames, (tuple, list)):
+    parts = [tf.convert_to_tensor(part) for part in frames]
+    if all(part.dtype == tf.uint8 for part in parts):
+      # Join the bytes, then dequantize once: one float buffer, not three.
+      return frames_to_float(tf.concat(parts, axis=-1), num_frames)
+    return tf.concat([tf.cast(frames_to_float(part, num_frames), tf.float32)
+                      for part in parts], axis=-1)
+  frames = tf.convert_to_tensor(frames)
   if frames.dtype != tf.uint8:
     return frames
   valid = tf.sequence_mask(num_frames, tf.shape(frames)[1])[:, :, None]
@@ -30,15 +41,18 @@ def prepare_input(video_matrix, num_frames):
   """The model input: dequantized (if uint8) and l2-normalized features.
 
   Args:
-    video_matrix: float32 or uint8, [B, D] (video level) or [B, T, D].
+    video_matrix: float32 or uint8, [B, D] (video level) or [B, T, D], or a
+      tuple of per-feature [B, T, D_i] (see `frames_to_float`).
     num_frames: int [B].
 
   Returns:
     float32 of the same shape; each vector (per video, or per frame) has unit
     l2 norm, and zero padding frames stay exactly zero.
   """
-  video_matrix = tf.convert_to_tensor(video_matrix)
   num_frames = tf.cast(num_frames, tf.int32)
+  if isinstance(video_matrix, (tuple, list)):
+    video_matrix = frames_to_float(video_matrix, num_frames)
+  video_matrix = tf.convert_to_tensor(video_matrix)
   if video_matrix.shape.rank == 2:
     # Video-level vectors have no padding to mask.
     if video_matrix.dtype == tf.uint8:

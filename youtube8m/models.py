@@ -151,9 +151,14 @@ class BaseModel(keras.Model):
     leaves some variables unrestored. Only the feature size matters here.
 
     Args:
-      input_shape: dict of shapes; `video_matrix` is [B, D] or [B, T, D].
+      input_shape: dict of shapes; `video_matrix` is [B, D] or [B, T, D], or
+        a tuple of per-feature [B, T, D_i].
     """
-    feature_size = input_shape["video_matrix"][-1]
+    shape = input_shape["video_matrix"]
+    parts = shape if shape and isinstance(shape[0], (tuple, list)) else [
+        shape]
+    sizes = [part[-1] for part in parts]
+    feature_size = None if None in sizes else sum(sizes)
     if feature_size is not None:
       frame_shape = [1, 1] if self.frame_level else [1]
       zeros = tf.zeros(frame_shape + [feature_size])
@@ -164,24 +169,29 @@ class BaseModel(keras.Model):
 
     Args:
       inputs: `video_matrix` float32 or uint8 [B, D] (video level) or
-        [B, T, D] (frame level, padded); `num_frames` int [B]. Other keys
-        (labels, video_ids) are ignored.
+        [B, T, D] (frame level, padded), or a tuple of per-feature uint8
+        [B, T, D_i] (the raw reader's form); `num_frames` int [B]. Other
+        keys (labels, video_ids) are ignored.
       training: Python bool.
 
     Returns:
       {"predictions": float32 [B, num_classes]} probabilities.
     """
-    video_matrix = tf.convert_to_tensor(inputs["video_matrix"])
+    video_matrix = inputs["video_matrix"]
+    parts = [tf.convert_to_tensor(part) for part in (
+        video_matrix if isinstance(video_matrix, (tuple, list))
+        else [video_matrix])]
     num_frames = tf.cast(inputs["num_frames"], tf.int32)
     rank = 3 if self.frame_level else 2
-    if video_matrix.shape.rank != rank:
+    if any(part.shape.rank != rank for part in parts):
       kind = ("frame features [batch, frames, features] (--frame_features)"
               if self.frame_level else "video-level features [batch, "
               "features] (run without --frame_features)")
       raise utils.Yt8mError(
           f"model {type(self).__name__} needs {kind}, but its input has "
-          f"shape {video_matrix.shape}")
-    model_input = model_utils.prepare_input(video_matrix, num_frames)
+          f"shape {' + '.join(str(part.shape) for part in parts)}")
+    model_input = model_utils.prepare_input(
+        parts[0] if len(parts) == 1 else tuple(parts), num_frames)
     predictions = self.classify(model_input, num_frames, training=training)
     return {"predictions": predictions}
 

@@ -5,6 +5,9 @@
   video_matrix float32 [B, D] (video level) or [B, max_frames, D] (frame level)
   labels       float32 [B, num_classes] multi-hot
   num_frames   int32   [B] (1 for video level)
+With `raw=True` (what training, eval and inference use) frame-level
+`video_matrix` stays uint8, one [B, max_frames, D_i] matrix per feature (a
+tuple when there are several); the model dequantizes and concatenates it.
 Segment mode (frame level, `segment_labels=True`) instead yields one example
 per rated 5-frame segment; see `youtube8m.segment_readers`.
 
@@ -134,9 +137,11 @@ class YT8MFrameFeatureReader(_BaseReader):
   """Frame-level `tf.train.SequenceExample`s: one byte string per second.
 
   With `raw=True`, `video_matrix` stays uint8 [B, max_frames, D] (zero bytes
-  as padding) and the model dequantizes it (`model_utils.frames_to_float`);
-  this moves a quarter of the bytes through the input pipeline and gives
-  exactly the float32 batch that `raw=False` returns.
+  as padding), or a tuple of uint8 [B, max_frames, D_i], one per feature in
+  `feature_names` order, when there are several; the model dequantizes and
+  concatenates it (`model_utils.frames_to_float`). This moves a quarter of
+  the bytes through the input pipeline and gives exactly the float32
+  [B, max_frames, D] batch that `raw=False` returns.
   """
 
   frame_level = True
@@ -190,40 +195,24 @@ class YT8MFrameFeatureReader(_BaseReader):
     return checks, first
 
   def _dense_frames(self, sequences):
-    """Ragged byte frames -> uint8 [B, max_frames, D], zero bytes as padding.
+    """Ragged byte frames -> uint8 [B, max_frames, D_i] per feature.
 
-    Strings are padded and truncated to max_frames first, then decoded once
-    into the output: one large buffer per batch instead of one per feature
-    and step (large fresh buffers cost page faults on every batch).
+    Each feature's frames are decoded as one flat [frames, D_i] array and
+    scattered into the zero-padded batch (truncated to max_frames): two
+    passes over the bytes and no per-frame string copies. The features stay
+    separate tensors, a tuple in `feature_names` order when there are
+    several; the model concatenates them after dequantizing. Joining them
+    here would cost another pass over a fresh batch-sized buffer, which on
+    a VM page-faults on every batch.
     """
-    names, sizes = self.feature_names, self.feature_sizes
-
-    def to_dense(strings, row_splits, size):
-      return tf.RaggedTensor.from_row_splits(strings, row_splits).to_tensor(
-          default_value=b"\0" * size, shape=[None, self.max_frames])
-
-    def joined():
-      # Every feature has the same frames: join each frame's features into
-      # one string, so a single decode writes the concatenated layout.
-      strings = [sequences[n].flat_values for n in names]
-      strings = strings[0] if len(strings) == 1 else tf.strings.join(strings)
-      return tf.io.decode_raw(to_dense(strings, sequences[names[0]].row_splits,
-                                       self.feature_size), tf.uint8)
-
-    def per_feature():
-      # Counts differ beyond max_frames: pad and decode each feature alone.
-      return tf.concat([tf.io.decode_raw(to_dense(
-          sequences[n].flat_values, sequences[n].row_splits, size), tf.uint8)
-                        for n, size in zip(names, sizes)], axis=2)
-
-    if len(names) == 1:
-      dense = joined()
-    else:
-      splits = [sequences[n].row_splits for n in names]
-      same = tf.reduce_all([tf.reduce_all(tf.equal(splits[0], other))
-                            for other in splits[1:]])
-      dense = tf.cond(same, joined, per_feature)
-    return tf.ensure_shape(dense, [None, self.max_frames, self.feature_size])
+    dense = []
+    for name, size in zip(self.feature_names, self.feature_sizes):
+      frames = sequences[name]  # ragged string [B, (T), (1)], checked
+      decoded = tf.io.decode_raw(frames.flat_values, tf.uint8)  # [all, D_i]
+      dense.append(tf.RaggedTensor.from_row_splits(
+          decoded, frames.row_splits).to_tensor(
+              shape=[None, self.max_frames, size]))
+    return dense[0] if len(dense) == 1 else tuple(dense)
 
   def _parse(self, serialized):
     """(context, sequences): ragged features of a batch of SequenceExamples."""
