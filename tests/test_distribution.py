@@ -11,6 +11,8 @@ from youtube8m import distribution
 @pytest.mark.parametrize("model,clip,optimizer", [
     ("LogisticModel", 0.0, "GradientDescentOptimizer"),
     ("MoeModel", 0.05, "AdamOptimizer"),  # clipping bites: clip after the sum
+    # Raw uint8 frames, one matrix per feature, as the frame reader yields.
+    ("FrameLevelLogisticModel", 0.0, "AdamOptimizer"),
 ])
 def test_mirrored_step_equals_summed_single_device_step(model, clip,
                                                         optimizer):

@@ -167,3 +167,52 @@ def test_adam_uses_the_seed_epsilon():
   assert optimizer.epsilon == 1e-8
   with pytest.raises(utils.Yt8mError, match="AdagradOptimizer"):
     train_lib.make_optimizer("NoSuchOptimizer", 0.01)
+
+
+@pytest.fixture(name="frame_data", scope="module")
+def _frame_data(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp("yt8m_frames"))
+  make_dataset.generate(out, num_train=200, num_validate=120, num_test=0,
+                        shards=2, min_frames=3, max_frames=12, seed=5,
+                        video_level=False)
+  return out
+
+
+def test_frame_level_two_features_end_to_end(frame_data, tmp_path):
+  """rgb+audio frames: the raw reader hands the model one uint8 matrix per
+  feature; training, eval, the CSV and the export must all agree."""
+  train_dir = str(tmp_path / "frames")
+  flags = _model_flags(model="FrameLevelLogisticModel", frame_features=True,
+                       feature_names="rgb,audio", feature_sizes="1024,128")
+  config = train_lib.TrainConfig(
+      train_dir=train_dir, train_data_pattern=f"{frame_data}/frame/train*",
+      model_flags=flags, explicit_flags=frozenset(flags), batch_size=32,
+      num_epochs=None, max_steps=40, export_model_steps=0,
+      base_learning_rate=0.01, seed=1)
+  assert train_lib.train(config) == 40
+  metrics = eval_lib.evaluate(eval_lib.EvalConfig(
+      train_dir=train_dir, eval_data_pattern=f"{frame_data}/frame/validate*",
+      batch_size=50, run_once=True))
+  labels = wh.read_labels(f"{frame_data}/validate_labels.csv")
+  truth = np.zeros((len(labels), 3862), np.float32)
+  for row, classes in enumerate(labels.values()):
+    truth[row, list(classes)] = 1
+  random_gap = eval_util.calculate_gap(
+      np.random.default_rng(0).random(truth.shape), truth)
+  assert metrics["gap"] > 100 * random_gap, (metrics["gap"], random_gap)
+
+  csv_path = str(tmp_path / "predictions.csv")
+  assert inference_lib.infer(inference_lib.InferenceConfig(
+      train_dir=train_dir, input_data_pattern=f"{frame_data}/frame/validate*",
+      output_file=csv_path, batch_size=40)) == 120
+  predictions = wh.read_predictions(csv_path)
+  assert abs(wh.gap_from_csv(predictions, labels) - metrics["gap"]) < 1e-3
+
+  export_dir = export_model.export_checkpoint(train_dir, str(tmp_path / "sm"))
+  sm_csv = str(tmp_path / "sm_predictions.csv")
+  inference_lib.infer(inference_lib.InferenceConfig(
+      saved_model_dir=export_dir,
+      input_data_pattern=f"{frame_data}/frame/validate*", output_file=sm_csv))
+  from_export = wh.read_predictions(sm_csv)
+  for video_id, pairs in predictions.items():
+    assert [c for c, _ in from_export[video_id]] == [c for c, _ in pairs]

@@ -173,7 +173,8 @@ class Trainer:
 
   def _replica_step(self, batch, with_metrics):
     # XLA takes no string tensors (video ids); the model needs none.
-    numeric = {k: v for k, v in batch.items() if v.dtype != tf.string}
+    numeric = {k: v for k, v in batch.items()
+               if isinstance(v, tuple) or v.dtype != tf.string}
     outputs = self._update_fn[with_metrics](numeric)
     out = {"label_loss": outputs[0], "reg_loss": outputs[1]}
     if with_metrics:

@@ -21,10 +21,24 @@ from youtube8m import train_lib  # pylint: disable=g-import-not-at-top
 MODEL, CLIP, OPTIMIZER = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 HALF, DIM, CLASSES = 8, 12, 6
 rng = np.random.default_rng(0)
-halves = [{"video_matrix": tf.constant(rng.normal(size=(HALF, DIM)), tf.float32),
-           "num_frames": tf.ones([HALF], tf.int32),
-           "labels": tf.constant(rng.random((HALF, CLASSES)) < 0.3, tf.float32)}
-          for _ in range(2)]
+FRAME = models.get_model_class(MODEL).frame_level
+
+
+def make_half():
+  """Video level: float [HALF, DIM]. Frame level: the raw reader's form for
+  two features, a tuple of uint8 [HALF, 4, 8] and [HALF, 4, DIM - 8]."""
+  if FRAME:
+    frames = rng.integers(0, 256, size=(HALF, 4, DIM), dtype=np.uint8)
+    matrix = (tf.constant(frames[..., :8]), tf.constant(frames[..., 8:]))
+    num_frames = tf.constant(rng.integers(1, 5, HALF), tf.int32)
+  else:
+    matrix = tf.constant(rng.normal(size=(HALF, DIM)), tf.float32)
+    num_frames = tf.ones([HALF], tf.int32)
+  return {"video_matrix": matrix, "num_frames": num_frames,
+          "labels": tf.constant(rng.random((HALF, CLASSES)) < 0.3, tf.float32)}
+
+
+halves = [make_half() for _ in range(2)]
 flags = dict(models.MODEL_FLAG_DEFAULTS, moe_num_mixtures=2, l2_penalty=1e-3)
 
 
