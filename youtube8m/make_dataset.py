@@ -119,11 +119,16 @@ class Generator:
 
 def write_split(gen, output_dir, split, ids, label_sets, shards, id_key,
                 frame_range, video_level=True, frame_level=True):
-  """Writes one split's shards; returns {video_id: labels}."""
+  """Writes one split's shards; returns {video_id: labels}.
+
+  A split gets at most one shard per video, and none when it has no videos,
+  so no empty TFRecord file is written.
+  """
   truth = {}
   writers = {}
+  shards = min(shards, len(ids))
   for level, wanted in (("video", video_level), ("frame", frame_level)):
-    if wanted:
+    if wanted and shards:
       tf.io.gfile.makedirs(os.path.join(output_dir, level))
       writers[level] = [tf.io.TFRecordWriter(
           os.path.join(output_dir, level, f"{split}{i:04d}.tfrecord"))

@@ -1,0 +1,98 @@
+"""The generator writes the YouTube-8M layout, read back with protobuf alone."""
+
+import csv
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from youtube8m import make_dataset
+from youtube8m import utils
+
+
+def _records(pattern, proto):
+  out = []
+  for path in sorted(glob.glob(pattern)):
+    for raw in tf.data.TFRecordDataset(path).as_numpy_iterator():
+      out.append(proto.FromString(raw))
+  return out
+
+
+def _labels_csv(path):
+  with open(path, newline="") as f:
+    return {row[0]: [int(x) for x in row[1].split()] for row in csv.reader(f)}
+
+
+@pytest.mark.parametrize("id_key", ["id", "video_id"])
+def test_layout_keys_labels_and_features(tmp_path, id_key):
+  out = str(tmp_path)
+  truth = make_dataset.generate(out, num_train=12, num_validate=6, num_test=5,
+                                shards=3, id_key=id_key, min_frames=4,
+                                max_frames=9, seed=2)
+  real_sets = {tuple(s) for split in ("train", "validate")
+               for s in make_dataset.load_label_sets(3862, split)}
+  for split, count in (("train", 12), ("validate", 6), ("test", 5)):
+    assert len(glob.glob(f"{out}/video/{split}*.tfrecord")) == 3
+    videos = {e.features.feature[id_key].bytes_list.value[0].decode(): e
+              for e in _records(f"{out}/video/{split}*", tf.train.Example)}
+    frames = {
+        s.context.feature[id_key].bytes_list.value[0].decode(): s
+        for s in _records(f"{out}/frame/{split}*", tf.train.SequenceExample)}
+    assert set(videos) == set(frames) == set(truth[split])
+    assert len(videos) == count
+    for video_id, example in videos.items():
+      other_key = "video_id" if id_key == "id" else "id"
+      assert other_key not in example.features.feature
+      labels = list(example.features.feature["labels"].int64_list.value)
+      if split == "test":
+        assert labels == []  # hidden, as in the real test split
+      else:
+        assert labels == truth[split][video_id]
+        assert tuple(labels) in real_sets
+      seq = frames[video_id]
+      assert list(seq.context.feature["labels"].int64_list.value) == labels
+      for name, size in (("rgb", 1024), ("audio", 128)):
+        per_frame = seq.feature_lists.feature_list[name].feature
+        assert 4 <= len(per_frame) <= 9
+        quantized = np.stack([np.frombuffer(f.bytes_list.value[0], np.uint8)
+                              for f in per_frame])
+        assert quantized.shape[1] == size
+        # The video-level feature is the mean of the dequantized frames.
+        mean = example.features.feature[f"mean_{name}"].float_list.value
+        np.testing.assert_allclose(
+            mean, utils.dequantize_np(quantized).mean(axis=0), atol=1e-6)
+  for split in ("train", "validate"):
+    assert _labels_csv(f"{out}/{split}_labels.csv") == truth[split]
+
+
+def test_seeded_output_is_reproducible(tmp_path):
+  def files(seed, name):
+    out = str(tmp_path / name)
+    make_dataset.generate(out, num_train=6, num_validate=3, num_test=3,
+                          shards=2, min_frames=2, max_frames=5, seed=seed)
+    return {os.path.relpath(p, out): open(p, "rb").read()
+            for p in glob.glob(f"{out}/**/*.*", recursive=True)}
+
+  first, again, other = files(4, "a"), files(4, "b"), files(5, "c")
+  assert first == again
+  assert first["video/train0000.tfrecord"] != other["video/train0000.tfrecord"]
+
+
+def test_small_or_empty_splits_write_no_empty_shards(tmp_path):
+  out = str(tmp_path)
+  make_dataset.generate(out, num_train=2, num_validate=1, num_test=0,
+                        shards=4, min_frames=2, max_frames=3)
+  for level in ("video", "frame"):
+    assert sorted(os.listdir(f"{out}/{level}")) == [
+        "train0000.tfrecord", "train0001.tfrecord", "validate0000.tfrecord"]
+    for name in os.listdir(f"{out}/{level}"):
+      assert os.path.getsize(f"{out}/{level}/{name}") > 0
+
+
+def test_bad_generator_arguments_are_named(tmp_path):
+  with pytest.raises(utils.Yt8mError, match="--id_key"):
+    make_dataset.generate(str(tmp_path), id_key="vid")
+  with pytest.raises(utils.Yt8mError, match="--min_frames"):
+    make_dataset.generate(str(tmp_path), min_frames=5, max_frames=2)
