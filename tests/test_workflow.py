@@ -38,20 +38,30 @@ def _model_flags(**overrides):
   return flags
 
 
-def _train(data, train_dir, max_steps, **overrides):
+def _train(data, train_dir, max_steps, level="video", batch_size=64,
+           **overrides):
   config = train_lib.TrainConfig(
-      train_dir=train_dir, train_data_pattern=f"{data}/video/train*",
+      train_dir=train_dir, train_data_pattern=f"{data}/{level}/train*",
       model_flags=_model_flags(**overrides),
-      explicit_flags=frozenset(overrides) | {"model"}, batch_size=64,
+      explicit_flags=frozenset(overrides) | {"model"}, batch_size=batch_size,
       num_epochs=None, max_steps=max_steps, export_model_steps=0,
       base_learning_rate=0.01, seed=1)
   return train_lib.train(config)
 
 
-def _evaluate(data, train_dir):
+def _evaluate(data, train_dir, level="video", batch_size=128):
   return eval_lib.evaluate(eval_lib.EvalConfig(
-      train_dir=train_dir, eval_data_pattern=f"{data}/video/validate*",
-      batch_size=128, run_once=True))
+      train_dir=train_dir, eval_data_pattern=f"{data}/{level}/validate*",
+      batch_size=batch_size, run_once=True))
+
+
+def _random_gap(labels):
+  """GAP of uniformly random scores on the videos of `labels`."""
+  truth = np.zeros((len(labels), 3862), np.float32)
+  for row, classes in enumerate(labels.values()):
+    truth[row, list(classes)] = 1
+  return eval_util.calculate_gap(
+      np.random.default_rng(0).random(truth.shape), truth)
 
 
 def test_train_eval_infer_export_agree(data, tmp_path):
@@ -106,12 +116,7 @@ def test_train_eval_infer_export_agree(data, tmp_path):
 
 
 def test_models_learn_well_above_random(data, tmp_path):
-  labels = wh.read_labels(f"{data}/validate_labels.csv")
-  truth = np.zeros((len(labels), 3862), np.float32)
-  for row, classes in enumerate(labels.values()):
-    truth[row, list(classes)] = 1
-  random_gap = eval_util.calculate_gap(
-      np.random.default_rng(0).random(truth.shape), truth)
+  random_gap = _random_gap(wh.read_labels(f"{data}/validate_labels.csv"))
   # Audio features only (128 values) keep MoE's 3862 x 5 x D weights small.
   for model in ("LogisticModel", "MoeModel"):
     train_dir = str(tmp_path / model)
@@ -182,23 +187,12 @@ def test_frame_level_two_features_end_to_end(frame_data, tmp_path):
   """rgb+audio frames: the raw reader hands the model one uint8 matrix per
   feature; training, eval, the CSV and the export must all agree."""
   train_dir = str(tmp_path / "frames")
-  flags = _model_flags(model="FrameLevelLogisticModel", frame_features=True,
-                       feature_names="rgb,audio", feature_sizes="1024,128")
-  config = train_lib.TrainConfig(
-      train_dir=train_dir, train_data_pattern=f"{frame_data}/frame/train*",
-      model_flags=flags, explicit_flags=frozenset(flags), batch_size=32,
-      num_epochs=None, max_steps=40, export_model_steps=0,
-      base_learning_rate=0.01, seed=1)
-  assert train_lib.train(config) == 40
-  metrics = eval_lib.evaluate(eval_lib.EvalConfig(
-      train_dir=train_dir, eval_data_pattern=f"{frame_data}/frame/validate*",
-      batch_size=50, run_once=True))
+  assert _train(frame_data, train_dir, 40, level="frame", batch_size=32,
+                model="FrameLevelLogisticModel", frame_features=True,
+                feature_names="rgb,audio", feature_sizes="1024,128") == 40
+  metrics = _evaluate(frame_data, train_dir, level="frame", batch_size=50)
   labels = wh.read_labels(f"{frame_data}/validate_labels.csv")
-  truth = np.zeros((len(labels), 3862), np.float32)
-  for row, classes in enumerate(labels.values()):
-    truth[row, list(classes)] = 1
-  random_gap = eval_util.calculate_gap(
-      np.random.default_rng(0).random(truth.shape), truth)
+  random_gap = _random_gap(labels)
   assert metrics["gap"] > 100 * random_gap, (metrics["gap"], random_gap)
 
   csv_path = str(tmp_path / "predictions.csv")

@@ -24,12 +24,8 @@ def frames_to_float(frames, num_frames):
   `video_matrix`.
   """
   if isinstance(frames, (tuple, list)):
-    parts = [tf.convert_to_tensor(part) for part in frames]
-    if all(part.dtype == tf.uint8 for part in parts):
-      # Join the bytes, then dequantize once: one float buffer, not three.
-      return frames_to_float(tf.concat(parts, axis=-1), num_frames)
-    return tf.concat([tf.cast(frames_to_float(part, num_frames), tf.float32)
-                      for part in parts], axis=-1)
+    # Join the bytes, then dequantize once: one float buffer, not three.
+    frames = tf.concat(list(frames), axis=-1)
   frames = tf.convert_to_tensor(frames)
   if frames.dtype != tf.uint8:
     return frames
