@@ -90,6 +90,11 @@ def test_predictions_shape_range_and_raw_input(name, overrides):
     parts = (quantized[..., :split], quantized[..., split:])
     from_parts = _predict(model, _inputs(model, parts, num_frames))
     np.testing.assert_allclose(from_parts, from_float, rtol=0, atol=1e-6)
+    # Big raw batches: each feature in batch row chunks, one maybe empty.
+    chunks = ((parts[0][:1], parts[0][1:]),
+              (parts[1][:3], parts[1][3:], parts[1][4:]))
+    from_chunks = _predict(model, _inputs(model, chunks, num_frames))
+    np.testing.assert_allclose(from_chunks, from_float, rtol=0, atol=1e-6)
 
 
 def test_prepare_input_normalizes_and_keeps_padding_zero():

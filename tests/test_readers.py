@@ -17,14 +17,15 @@ RNG = np.random.default_rng(7)
 def read_all(dataset):
   """Concatenates every batch of a dataset into numpy arrays.
 
-  A tuple value (the raw frame reader's per-feature matrices) becomes a
-  tuple of concatenated arrays.
+  A tuple value (the raw frame reader's per-feature matrices, each maybe in
+  row chunks) becomes a tuple of concatenated per-feature arrays.
   """
   parts = collections.defaultdict(list)
   for batch in dataset:
     for key, value in batch.items():
-      parts[key].append(tuple(v.numpy() for v in value)
-                        if isinstance(value, tuple) else value.numpy())
+      parts[key].append(
+          tuple(v.numpy() for v in model_utils.feature_parts(value))
+          if isinstance(value, tuple) else value.numpy())
   return {k: tuple(np.concatenate(p) for p in zip(*v))
              if isinstance(v[0], tuple) else np.concatenate(v)
           for k, v in parts.items()}
@@ -161,6 +162,70 @@ def test_raw_and_float_forms_are_identical(frame_files):
       readers.YT8MFrameFeatureReader(7, "rgb,audio", "16,8", raw=raw),
       pattern, 2)) for raw in (False, True)]
   np.testing.assert_array_equal(outs[0]["video_matrix"], to_float(outs[1]))
+
+
+def _chunk_rows(batch):
+  """Rows of each chunk, per feature, of a raw batch's video_matrix."""
+  return [[int(chunk.shape[0]) for chunk in feature]
+          for feature in batch["video_matrix"]]
+
+
+def test_big_raw_batches_come_in_row_chunks(frame_files, monkeypatch):
+  """Above CHUNK_BYTES a raw batch is parsed in row chunks; same values."""
+  pattern, videos = frame_files
+  whole = read_all(readers.make_dataset(
+      readers.YT8MFrameFeatureReader(7, "rgb,audio", "16,8", raw=True),
+      pattern, 4, num_readers=1))
+  # Two videos' rgb (the biggest feature) fill a chunk.
+  monkeypatch.setattr(readers, "CHUNK_BYTES", 2 * 300 * 16 + 100)
+  reader = readers.YT8MFrameFeatureReader(7, "rgb,audio", "16,8", raw=True)
+  assert reader.chunk_rows == 2
+  batches = list(readers.make_dataset(reader, pattern, 4, num_readers=1))
+  # 6 videos in batches of 4: chunks of 2 + 2, then 2 + 0 for the last.
+  assert [_chunk_rows(b) for b in batches] == [[[2, 2], [2, 2]],
+                                               [[2, 0], [2, 0]]]
+  assert all(chunk.shape[1:] == (300, size) and chunk.dtype == tf.uint8
+             for b in batches for feature, size in zip(b["video_matrix"],
+                                                        (16, 8))
+             for chunk in feature)
+  chunked = read_all(batches)
+  assert chunked.keys() == whole.keys()
+  for key in whole:
+    if key == "video_matrix":
+      for part, expected in zip(chunked[key], whole[key]):
+        np.testing.assert_array_equal(part, expected)
+    else:
+      np.testing.assert_array_equal(chunked[key], whole[key])
+  # The float form is not chunked, and equals the chunks dequantized.
+  floats = read_all(readers.make_dataset(
+      readers.YT8MFrameFeatureReader(7, "rgb,audio", "16,8"), pattern, 4,
+      num_readers=1))
+  np.testing.assert_array_equal(floats["video_matrix"], to_float(chunked))
+  assert videos[4][0].encode() in chunked["video_ids"]
+
+
+def test_one_feature_in_chunks_and_a_bad_video_in_a_later_chunk(
+    tmp_path, monkeypatch):
+  """Each chunk is checked: the message names the video in chunk 3."""
+  monkeypatch.setattr(readers, "CHUNK_BYTES", 300 * 8)  # one video a chunk
+  frames = [RNG.integers(0, 256, (n, 8), dtype=np.uint8) for n in (3, 4)]
+  path = records.write(tmp_path / "one.tfrecord", [
+      records.frame_record(f"ok{i}", [1], {"rgb": f})
+      for i, f in enumerate(frames)])
+  reader = readers.YT8MFrameFeatureReader(5, "rgb", "8", raw=True)
+  (batch,) = list(readers.make_dataset(reader, path, 3))
+  # One feature in chunks is still a tuple (of one feature's chunks).
+  assert _chunk_rows(batch) == [[1, 1, 0]]
+  out = read_all([batch])
+  for i, f in enumerate(frames):
+    np.testing.assert_array_equal(out["video_matrix"][0][i, :len(f)], f)
+  bad = records.write(tmp_path / "bad.tfrecord", [
+      records.frame_record(f"ok{i}", [1], {"rgb": f})
+      for i, f in enumerate(frames)] + [records.frame_record(
+          "short_frames", [1], {"rgb": np.zeros((2, 6), np.uint8)})])
+  message = _error_of(reader, bad, batch_size=3)
+  assert "bad.tfrecord" in message and "'short_frames'" in message
+  assert "'rgb' has a frame of 6 bytes, expected 8" in message
 
 
 def test_feature_order_follows_flags(frame_files):

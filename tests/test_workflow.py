@@ -15,6 +15,7 @@ from youtube8m import export_model
 from youtube8m import inference_lib
 from youtube8m import make_dataset
 from youtube8m import model_config
+from youtube8m import readers
 from youtube8m import train_lib
 from youtube8m import utils
 
@@ -185,9 +186,13 @@ def _frame_data(tmp_path_factory):
 
 def test_frame_level_two_features_end_to_end(frame_data, tmp_path):
   """rgb+audio frames: the raw reader hands the model one uint8 matrix per
-  feature; training, eval, the CSV and the export must all agree."""
+  feature, in row chunks for these batch sizes (train 48, eval 50,
+  inference 40); training, eval, the CSV and the export must all agree."""
+  reader = readers.YT8MFrameFeatureReader(3862, "rgb,audio", "1024,128",
+                                          raw=True)
+  assert reader.chunk_rows < 40
   train_dir = str(tmp_path / "frames")
-  assert _train(frame_data, train_dir, 40, level="frame", batch_size=32,
+  assert _train(frame_data, train_dir, 40, level="frame", batch_size=48,
                 model="FrameLevelLogisticModel", frame_features=True,
                 feature_names="rgb,audio", feature_sizes="1024,128") == 40
   metrics = _evaluate(frame_data, train_dir, level="frame", batch_size=50)

@@ -14,19 +14,31 @@ POOLING_METHODS = ("max", "average")
 ACTIVATIONS = {"sigmoid": tf.sigmoid, "relu6": tf.nn.relu6}
 
 
+def feature_parts(video_matrix):
+  """The reader's `video_matrix` as a list of per-feature tensors.
+
+  Accepts a tensor, a tuple of per-feature tensors, or per-feature tuples of
+  batch row chunks [b_k, ...] (the raw frame reader's forms for big
+  batches); chunks are concatenated along the batch axis.
+  """
+  parts = (video_matrix if isinstance(video_matrix, (tuple, list))
+           else [video_matrix])
+  return [tf.concat(list(part), axis=0) if isinstance(part, (tuple, list))
+          else tf.convert_to_tensor(part) for part in parts]
+
+
 def frames_to_float(frames, num_frames):
   """Dequantizes uint8 frames [B, T, D]; frames t >= num_frames[b] become 0.
 
-  `frames` may also be a tuple of per-feature tensors [B, T, D_i] (the raw
-  reader's form for several features): they are concatenated in order into
-  [B, T, sum D_i]. Float inputs (already dequantized and zero padded) are
-  returned unchanged, so a model accepts every form of the reader's
+  `frames` may also be one of the raw reader's tuple forms (see
+  `feature_parts`): per-feature tensors [B, T, D_i], concatenated in order
+  into [B, T, sum D_i]. Float inputs (already dequantized and zero padded)
+  are returned unchanged, so a model accepts every form of the reader's
   `video_matrix`.
   """
-  if isinstance(frames, (tuple, list)):
-    # Join the bytes, then dequantize once: one float buffer, not three.
-    frames = tf.concat(list(frames), axis=-1)
-  frames = tf.convert_to_tensor(frames)
+  parts = feature_parts(frames)
+  # Join the bytes, then dequantize once: one float buffer, not several.
+  frames = parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
   if frames.dtype != tf.uint8:
     return frames
   valid = tf.sequence_mask(num_frames, tf.shape(frames)[1])[:, :, None]
@@ -38,7 +50,7 @@ def prepare_input(video_matrix, num_frames):
 
   Args:
     video_matrix: float32 or uint8, [B, D] (video level) or [B, T, D], or a
-      tuple of per-feature [B, T, D_i] (see `frames_to_float`).
+      raw reader tuple form (see `feature_parts`).
     num_frames: int [B].
 
   Returns:

@@ -152,11 +152,15 @@ class BaseModel(keras.Model):
 
     Args:
       input_shape: dict of shapes; `video_matrix` is [B, D] or [B, T, D], or
-        a tuple of per-feature [B, T, D_i].
+        a tuple of per-feature [B, T, D_i], each maybe a tuple of row chunks
+        (`model_utils.feature_parts`).
     """
+    def is_shape(shape):
+      return not shape or not isinstance(shape[0], (tuple, list))
+
     shape = input_shape["video_matrix"]
-    parts = shape if shape and isinstance(shape[0], (tuple, list)) else [
-        shape]
+    parts = [shape] if is_shape(shape) else [
+        part if is_shape(part) else part[0] for part in shape]
     sizes = [part[-1] for part in parts]
     feature_size = None if None in sizes else sum(sizes)
     if feature_size is not None:
@@ -170,17 +174,16 @@ class BaseModel(keras.Model):
     Args:
       inputs: `video_matrix` float32 or uint8 [B, D] (video level) or
         [B, T, D] (frame level, padded), or a tuple of per-feature uint8
-        [B, T, D_i] (the raw reader's form); `num_frames` int [B]. Other
-        keys (labels, video_ids) are ignored.
+        [B, T, D_i], each maybe split into batch row chunks (the raw
+        reader's forms, `model_utils.feature_parts`); `num_frames` int [B].
+        Other keys (labels, video_ids) are ignored.
       training: Python bool.
 
     Returns:
       {"predictions": float32 [B, num_classes]} probabilities.
     """
     video_matrix = inputs["video_matrix"]
-    parts = [tf.convert_to_tensor(part) for part in (
-        video_matrix if isinstance(video_matrix, (tuple, list))
-        else [video_matrix])]
+    parts = model_utils.feature_parts(video_matrix)
     num_frames = tf.cast(inputs["num_frames"], tf.int32)
     rank = 3 if self.frame_level else 2
     if any(part.shape.rank != rank for part in parts):

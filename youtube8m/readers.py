@@ -7,7 +7,9 @@
   num_frames   int32   [B] (1 for video level)
 With `raw=True` (what training, eval and inference use) frame-level
 `video_matrix` stays uint8, one [B, max_frames, D_i] matrix per feature (a
-tuple when there are several); the model dequantizes and concatenates it.
+tuple when there are several), each possibly split along the batch into a
+tuple of row chunks; the model joins and dequantizes it
+(`model_utils.frames_to_float`).
 Segment mode (frame level, `segment_labels=True`) instead yields one example
 per rated 5-frame segment; see `youtube8m.segment_readers`.
 
@@ -26,6 +28,13 @@ from youtube8m import utils
 # Errors from tf.data do not name the file; make_dataset remembers what it read
 # so `diagnose_data_loss` can find the corrupted shard afterwards.
 _FILES_READ = []
+
+# Largest uint8 frame buffer the raw frame reader builds in one piece. glibc
+# serves allocations above its mmap threshold (at most 32 MiB) with fresh
+# mmaps, which the kernel zero-fills page by page on every batch: a
+# [128, 300, 1024] batch (39 MB) spent about 40% of the reader's CPU time in
+# page faults. Smaller buffers are reused from the heap.
+CHUNK_BYTES = 10 << 20
 
 
 def _check(ok, make_message):
@@ -106,8 +115,9 @@ class YT8MAggregatedFeatureReader(_BaseReader):
                feature_sizes="1024"):
     super().__init__(num_classes, feature_names, feature_sizes)
 
-  def parse_batch(self, serialized, file_index):
+  def parse_batch(self, serialized, file_index, batch_size=None):
     """serialized: string [B]; file_index: int32 [B] -> batch dict."""
+    del batch_size  # One parse per batch; no frame buffers to split.
     spec = self._context_spec()
     for name in self.feature_names:
       spec[name] = tf.io.RaggedFeature(tf.float32)
@@ -142,6 +152,12 @@ class YT8MFrameFeatureReader(_BaseReader):
   concatenates it (`model_utils.frames_to_float`). This moves a quarter of
   the bytes through the input pipeline and gives exactly the float32
   [B, max_frames, D] batch that `raw=False` returns.
+
+  When make_dataset's batches would make a feature's buffer bigger than
+  CHUNK_BYTES, the batch is parsed in row chunks of `chunk_rows` videos and
+  each feature becomes a tuple of chunks [b_k, max_frames, D_i] (sum of b_k
+  = B), joined inside the model, where XLA fuses the join into the
+  dequantize.
   """
 
   frame_level = True
@@ -151,6 +167,9 @@ class YT8MFrameFeatureReader(_BaseReader):
     super().__init__(num_classes, feature_names, feature_sizes)
     self.max_frames = int(max_frames)
     self.raw = raw
+    # Videos per chunk: each feature's chunk stays within CHUNK_BYTES.
+    self.chunk_rows = max(
+        1, CHUNK_BYTES // (self.max_frames * max(self.feature_sizes)))
 
   def _check_frames(self, sequences, ids, file_index):
     """Checks every frame has `size` bytes and all features agree on count."""
@@ -195,24 +214,25 @@ class YT8MFrameFeatureReader(_BaseReader):
     return checks, first
 
   def _dense_frames(self, sequences):
-    """Ragged byte frames -> uint8 [B, max_frames, D_i] per feature.
+    """Ragged byte frames -> list of uint8 [B, max_frames, D_i], per feature.
 
     Each feature's frames are decoded as one flat [frames, D_i] array and
     scattered into the zero-padded batch (truncated to max_frames): two
     passes over the bytes and no per-frame string copies. The features stay
-    separate tensors, a tuple in `feature_names` order when there are
-    several; the model concatenates them after dequantizing. Joining them
-    here would cost another pass over a fresh batch-sized buffer, which on
-    a VM page-faults on every batch.
+    separate tensors; the model concatenates them after dequantizing.
+    Joining them here would cost another pass over a fresh batch-sized
+    buffer.
     """
     dense = []
     for name, size in zip(self.feature_names, self.feature_sizes):
       frames = sequences[name]  # ragged string [B, (T), (1)], checked
       decoded = tf.io.decode_raw(frames.flat_values, tf.uint8)  # [all, D_i]
+      # The width is unknown when a chunk is empty (the last batch's tail).
+      decoded = tf.reshape(decoded, [-1, size])
       dense.append(tf.RaggedTensor.from_row_splits(
           decoded, frames.row_splits).to_tensor(
               shape=[None, self.max_frames, size]))
-    return dense[0] if len(dense) == 1 else tuple(dense)
+    return dense
 
   def _parse(self, serialized):
     """(context, sequences): ragged features of a batch of SequenceExamples."""
@@ -223,13 +243,37 @@ class YT8MFrameFeatureReader(_BaseReader):
         sequence_features=sequence_spec)
     return context, sequences
 
-  def parse_batch(self, serialized, file_index):
-    """serialized: string [B]; file_index: int32 [B] -> batch dict."""
+  def _parse_chunk(self, serialized, file_index):
+    """(ids, labels, num_frames, per-feature uint8 frames) of one chunk."""
     context, sequences = self._parse(serialized)
     ids, labels = self._ids_and_labels(context, file_index)
     checks, num_frames = self._check_frames(sequences, ids, file_index)
     with tf.control_dependencies(checks):
-      matrix = self._dense_frames(sequences)
+      return ids, labels, num_frames, self._dense_frames(sequences)
+
+  def parse_batch(self, serialized, file_index, batch_size=None):
+    """serialized: string [B]; file_index: int32 [B] -> batch dict.
+
+    batch_size: the most videos a batch holds (static), when known: with
+    raw=True, batches bigger than `chunk_rows` are parsed in row chunks.
+    """
+    chunks = 1
+    if self.raw and batch_size:
+      chunks = -(-int(batch_size) // self.chunk_rows)
+    if chunks == 1:
+      ids, labels, num_frames, frames = self._parse_chunk(serialized,
+                                                          file_index)
+    else:
+      rows = self.chunk_rows
+      parts = [self._parse_chunk(serialized[i * rows:(i + 1) * rows],
+                                 file_index[i * rows:(i + 1) * rows])
+               for i in range(chunks)]
+      ids, labels, num_frames = [tf.concat([part[j] for part in parts], 0)
+                                 for j in range(3)]
+      # Per feature, its chunks in batch order.
+      frames = tuple(tuple(part[3][f] for part in parts)
+                     for f in range(len(self.feature_names)))
+    matrix = frames[0] if len(frames) == 1 and chunks == 1 else tuple(frames)
     if not self.raw:
       matrix = model_utils.frames_to_float(matrix, num_frames)
     return {"video_ids": ids, "video_matrix": matrix, "labels": labels,
@@ -337,8 +381,9 @@ def make_dataset(reader, data_pattern, batch_size, num_epochs=1, shuffle=False,
   if shuffle:
     records = records.shuffle(shuffle_buffer or 4 * batch_size, seed=seed)
   batches = records.batch(batch_size).map(
-      reader.parse_batch, num_parallel_calls=tf.data.AUTOTUNE,
-      deterministic=not shuffle)
+      lambda serialized, file_index: reader.parse_batch(
+          serialized, file_index, batch_size=batch_size),
+      num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle)
   if hasattr(reader, "rebatch"):
     # Segment readers turn B videos into any number of segments.
     batches = reader.rebatch(batches, batch_size, shuffle, seed,

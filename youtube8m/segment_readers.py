@@ -160,8 +160,9 @@ class YT8MSegmentReader(readers.YT8MFrameFeatureReader):
       columns.append(tf.gather(decoded, index))  # [N, 5, D_f]
     return tf.concat(columns, axis=2) if len(columns) > 1 else columns[0]
 
-  def parse_batch(self, serialized, file_index):
+  def parse_batch(self, serialized, file_index, batch_size=None):
     """serialized: string [B]; file_index: int32 [B] -> segment batch dict."""
+    del batch_size  # Segments are rebatched; their buffers are small.
     context, sequences = self._parse(serialized)
     ids, _ = self._ids_and_labels(context, file_index)
     checks, num_frames = self._check_frames(sequences, ids, file_index)

@@ -26,10 +26,12 @@ FRAME = models.get_model_class(MODEL).frame_level
 
 def make_half():
   """Video level: float [HALF, DIM]. Frame level: the raw reader's form for
-  two features, a tuple of uint8 [HALF, 4, 8] and [HALF, 4, DIM - 8]."""
+  two features, uint8 [HALF, 4, 8] in two batch row chunks (as big batches
+  come) and [HALF, 4, DIM - 8]."""
   if FRAME:
     frames = rng.integers(0, 256, size=(HALF, 4, DIM), dtype=np.uint8)
-    matrix = (tf.constant(frames[..., :8]), tf.constant(frames[..., 8:]))
+    matrix = ((tf.constant(frames[:5, :, :8]), tf.constant(frames[5:, :, :8])),
+              tf.constant(frames[..., 8:]))
     num_frames = tf.constant(rng.integers(1, 5, HALF), tf.int32)
   else:
     matrix = tf.constant(rng.normal(size=(HALF, DIM)), tf.float32)
