@@ -35,6 +35,9 @@ _FILES_READ = []
 # [128, 300, 1024] batch (39 MB) spent about 40% of the reader's CPU time in
 # page faults. Smaller buffers are reused from the heap.
 CHUNK_BYTES = 10 << 20
+# Every chunk adds its own parse ops to the input graph; bigger batches get
+# bigger chunks instead of more (tracing 240 chunks takes minutes).
+MAX_CHUNKS = 8
 
 
 def _check(ok, make_message):
@@ -154,10 +157,10 @@ class YT8MFrameFeatureReader(_BaseReader):
   [B, max_frames, D] batch that `raw=False` returns.
 
   When make_dataset's batches would make a feature's buffer bigger than
-  CHUNK_BYTES, the batch is parsed in row chunks of `chunk_rows` videos and
-  each feature becomes a tuple of chunks [b_k, max_frames, D_i] (sum of b_k
-  = B), joined inside the model, where XLA fuses the join into the
-  dequantize.
+  CHUNK_BYTES, the batch is parsed in row chunks of `chunk_rows` videos (at
+  most MAX_CHUNKS chunks: bigger batches get bigger chunks) and each feature
+  becomes a tuple of chunks [b_k, max_frames, D_i] (sum of b_k = B), joined
+  inside the model, where XLA fuses the join into the dequantize.
   """
 
   frame_level = True
@@ -259,14 +262,18 @@ class YT8MFrameFeatureReader(_BaseReader):
     """
     chunks = 1
     if self.raw and batch_size:
-      chunks = -(-int(batch_size) // self.chunk_rows)
+      chunks = min(MAX_CHUNKS, -(-int(batch_size) // self.chunk_rows))
     if chunks == 1:
       ids, labels, num_frames, frames = self._parse_chunk(serialized,
                                                           file_index)
     else:
-      rows = self.chunk_rows
-      parts = [self._parse_chunk(serialized[i * rows:(i + 1) * rows],
-                                 file_index[i * rows:(i + 1) * rows])
+      rows = -(-int(batch_size) // chunks)
+      # Traced once and called per chunk: tracing each chunk's ops anew
+      # would cost seconds per chunk at startup.
+      parse_chunk = tf.function(self._parse_chunk, autograph=False,
+                                experimental_attributes={"_noinline": True})
+      parts = [parse_chunk(serialized[i * rows:(i + 1) * rows],
+                           file_index[i * rows:(i + 1) * rows])
                for i in range(chunks)]
       ids, labels, num_frames = [tf.concat([part[j] for part in parts], 0)
                                  for j in range(3)]
