@@ -9,6 +9,7 @@ import tensorflow as tf
 import records
 from youtube8m import model_utils
 from youtube8m import readers
+from youtube8m import tfrecords
 from youtube8m import utils
 
 RNG = np.random.default_rng(7)
@@ -259,7 +260,7 @@ def _error_of(reader, pattern, batch_size=4):
       pass
   message = utils.error_message(info.value)
   if message is None and isinstance(info.value, tf.errors.DataLossError):
-    message = readers.diagnose_data_loss(info.value)
+    message = tfrecords.diagnose_data_loss(info.value)
   assert message is not None, str(info.value)[:500]
   assert "\n" not in message
   return message

@@ -21,8 +21,8 @@ def _one_line(error):
     if lost:
       return lost
   if isinstance(error, tf.errors.DataLossError):
-    from youtube8m import readers  # pylint: disable=import-outside-toplevel
-    return readers.diagnose_data_loss(error) or (
+    from youtube8m import tfrecords  # pylint: disable=import-outside-toplevel
+    return tfrecords.diagnose_data_loss(error) or (
         f"damaged input: {error.message.splitlines()[0]}")
   if isinstance(error, (FileNotFoundError, tf.errors.NotFoundError)):
     return f"not found: {getattr(error, 'message', error)}".splitlines()[0]

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from youtube8m import cli
 from youtube8m import inference_lib
-from youtube8m import readers
+from youtube8m import tfrecords
 from youtube8m import utils
 
 FLAGS = flags.FLAGS
@@ -47,7 +47,7 @@ def _rows(path):
 
 def convert(pattern, output_file):
   """Writes the CSV atomically; returns the number of videos."""
-  files = readers.list_files(pattern, "--json_prediction_files_pattern")
+  files = tfrecords.list_files(pattern, "--json_prediction_files_pattern")
 
   def write(f):
     f.write(inference_lib.CSV_HEADER)

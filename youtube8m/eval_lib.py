@@ -16,6 +16,7 @@ import tensorflow as tf
 from youtube8m import eval_util
 from youtube8m import model_config
 from youtube8m import readers
+from youtube8m import tfrecords
 from youtube8m import train_lib
 from youtube8m import utils
 
@@ -111,7 +112,7 @@ def model_and_data(config, flags, segment_labels=False):
   reader = readers.get_reader(flags["frame_features"], flags["num_classes"],
                               flags["feature_names"], flags["feature_sizes"],
                               raw=True, segment_labels=segment_labels)
-  readers.list_files(config.eval_data_pattern, "--eval_data_pattern")
+  tfrecords.list_files(config.eval_data_pattern, "--eval_data_pattern")
 
   def dataset_fn():
     return readers.make_dataset(reader, config.eval_data_pattern,

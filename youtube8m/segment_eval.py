@@ -40,6 +40,7 @@ from youtube8m import eval_lib
 from youtube8m import eval_util
 from youtube8m import readers
 from youtube8m import segment_readers
+from youtube8m import tfrecords
 from youtube8m import utils
 
 SUBMISSION_HEADER = "Class,Segments"
@@ -154,7 +155,7 @@ def read_ratings(data_pattern, num_classes=3862):
   beyond-the-video check needs the frames and is left to the readers.
   """
   ratings = collections.defaultdict(dict)
-  for path in readers.list_files(data_pattern, "--eval_data_pattern"):
+  for path in tfrecords.list_files(data_pattern, "--eval_data_pattern"):
     for context in _context_batches(path):
       for n, (ids, old_ids) in enumerate(zip(context["id"],
                                              context["video_id"])):

@@ -24,6 +24,7 @@ from absl import flags
 import tensorflow as tf
 
 from youtube8m import readers
+from youtube8m import tfrecords
 from youtube8m import utils
 
 flags.DEFINE_string("data_pattern", None, "TFRecord glob to read.")
@@ -133,7 +134,7 @@ def main(argv):
     raise utils.Yt8mError("--data_pattern is required")
   names, sizes = utils.parse_feature_flags(FLAGS.feature_names,
                                            FLAGS.feature_sizes)
-  files = readers.list_files(FLAGS.data_pattern, "--data_pattern")
+  files = tfrecords.list_files(FLAGS.data_pattern, "--data_pattern")
   frame = FLAGS.frame_features
   b, n = FLAGS.batch_size, FLAGS.num_readers
 
