@@ -95,6 +95,18 @@ def test_module_form_and_conflicting_flags(data, tmp_path):
   assert "--feature_names has 2 items" in result.stderr
 
 
+def _last_checkpoint(train_dir):
+  """Step of the checkpoint train_dir/checkpoint names; 0 before the first."""
+  try:
+    with open(f"{train_dir}/checkpoint") as f:
+      text = f.read()
+  except FileNotFoundError:
+    return 0
+  # The state file is replaced by a rename, so it is never read half-written.
+  match = re.search(r'model_checkpoint_path: "ckpt-(\d+)"', text)
+  return int(match.group(1)) if match else 0
+
+
 def test_training_resumes_after_sigkill(data, tmp_path):
   train_dir = str(tmp_path / "killed")
   args = [sys.executable, "train.py", f"--train_dir={train_dir}",
@@ -105,8 +117,11 @@ def test_training_resumes_after_sigkill(data, tmp_path):
                              env=wh.script_env(), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
   try:
+    # Kill once the checkpoint state file names step 15 or later. (A
+    # ckpt-15.index alone is not enough: the state file is updated after
+    # the shard files, and a kill in between rightly resumes at step 10.)
     deadline = time.time() + 240
-    while not os.path.exists(f"{train_dir}/ckpt-15.index"):
+    while _last_checkpoint(train_dir) < 15:
       assert time.time() < deadline and process.poll() is None
       time.sleep(0.2)
     process.send_signal(signal.SIGKILL)  # no chance to clean up
@@ -115,9 +130,7 @@ def test_training_resumes_after_sigkill(data, tmp_path):
     process.wait()
   saved = json.load(open(f"{train_dir}/model_flags.json"))
   assert saved["model"] == "LogisticModel"
-  with open(f"{train_dir}/checkpoint") as f:
-    last = int(re.search(r'model_checkpoint_path: "ckpt-(\d+)"',
-                         f.read()).group(1))
+  last = _last_checkpoint(train_dir)
   assert last >= 15 and last % 5 == 0
   result = wh.run_script(args[1:] + [f"--max_steps={last + 3}"])
   assert re.search(rf"Restored .*ckpt-{last} at step {last}\b", result.stderr)
