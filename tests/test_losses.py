@@ -111,3 +111,37 @@ def test_regularization_loss_has_gradients():
   gradient = tape.gradient(reg, model.logistic.kernel)
   np.testing.assert_allclose(gradient.numpy(),
                              0.2 * model.logistic.kernel.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_matmul_sums_match_numpy_and_tf_clip(jit_compile):
+  # The step's sums are matmuls with ones (faster under XLA on CPU); they
+  # must equal plain float64 sums, compiled or not.
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=(5, 7, 300)).astype(np.float32)
+  row_sums = tf.function(losses.sum_last_axis, jit_compile=jit_compile)
+  squares = tf.function(losses.sum_of_squares, jit_compile=jit_compile)
+  clip = tf.function(losses.clip_by_norm, jit_compile=jit_compile)
+  np.testing.assert_allclose(row_sums(tf.constant(x)).numpy(),
+                             x.astype(np.float64).sum(axis=-1), atol=1e-4)
+  assert row_sums(tf.constant(x[0])).shape == (7,)
+  for value in (x, x[0], x[0, 0], np.float32(2.5)):
+    np.testing.assert_allclose(float(squares(tf.constant(value))),
+                               np.sum(np.float64(value) ** 2), rtol=1e-5)
+  # Above, below and at zero norm: the same as tf.clip_by_norm.
+  for value, clip_norm in ((x[0], 1.0), (x[0], 1e3), (x[0] * 0, 1.0),
+                           (x[0, 0], 0.5)):
+    got = clip(tf.constant(value), clip_norm).numpy()
+    want = tf.clip_by_norm(tf.constant(value), clip_norm).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+  norm = np.sqrt(np.sum(np.float64(x[0]) ** 2))
+  np.testing.assert_allclose(np.linalg.norm(clip(tf.constant(x[0]), 1.0)),
+                             1.0, rtol=1e-5)
+  assert norm > 1.0
+
+
+def test_l2_regularizer_config_round_trips():
+  regularizer = losses.L2(0.25)
+  again = losses.L2.from_config(regularizer.get_config())
+  w = tf.constant([[1.0, -2.0], [3.0, 0.5]])
+  assert float(again(w)) == pytest.approx(0.25 * (1 + 4 + 9 + 0.25))

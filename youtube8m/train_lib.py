@@ -167,7 +167,8 @@ class Trainer:
     if context is not None and self.strategy.num_replicas_in_sync > 1:
       grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
     if self.clip_gradient_norm > 0:
-      grads = [tf.clip_by_norm(g, self.clip_gradient_norm) for g in grads]
+      grads = [losses.clip_by_norm(g, self.clip_gradient_norm)
+               for g in grads]
     self.optimizer.apply(grads, variables)
     return label_loss, reg_loss, predictions
 

@@ -7,17 +7,18 @@ which call their `classify` on pooled features [B, D].
 import keras
 import tensorflow as tf
 
+from youtube8m import losses
 from youtube8m import models
 
 
 def l2_regularizer(l2_penalty):
   """The seed's `l2_penalty * sum(w^2) / 2` (tf.nn.l2_loss), or None for 0.
 
-  Keras' L2(l) is `l * sum(w^2)`, hence the halving.
+  L2(l) is `l * sum(w^2)`, hence the halving.
   """
   if not l2_penalty:
     return None
-  return keras.regularizers.L2(float(l2_penalty) / 2.0)
+  return losses.L2(float(l2_penalty) / 2.0)
 
 
 @models.register
