@@ -122,8 +122,11 @@ def test_matmul_sums_match_numpy_and_tf_clip(jit_compile):
   row_sums = tf.function(losses.sum_last_axis, jit_compile=jit_compile)
   squares = tf.function(losses.sum_of_squares, jit_compile=jit_compile)
   clip = tf.function(losses.clip_by_norm, jit_compile=jit_compile)
-  np.testing.assert_allclose(row_sums(tf.constant(x)).numpy(),
-                             x.astype(np.float64).sum(axis=-1), atol=1e-4)
+  costly = tf.function(lambda t: losses.sum_last_axis(t, costly_producer=True),
+                       jit_compile=jit_compile)
+  for sums in (row_sums, costly):
+    np.testing.assert_allclose(sums(tf.constant(x)).numpy(),
+                               x.astype(np.float64).sum(axis=-1), atol=1e-4)
   assert row_sums(tf.constant(x[0])).shape == (7,)
   for value in (x, x[0], x[0, 0], np.float32(2.5)):
     np.testing.assert_allclose(float(squares(tf.constant(value))),
