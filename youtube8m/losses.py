@@ -51,6 +51,8 @@ def sum_of_squares(x):
 
 def clip_by_norm(x, clip_norm):
   """`tf.clip_by_norm`: x * clip_norm / max(||x||_2, clip_norm)."""
+  if isinstance(x, tf.IndexedSlices):  # a gather's sparse gradient
+    return tf.clip_by_norm(x, clip_norm)
   norm = tf.sqrt(sum_of_squares(x))
   return x * (clip_norm / tf.maximum(norm, clip_norm))
 
