@@ -137,7 +137,8 @@ def test_matmul_sums_match_numpy_and_tf_clip(jit_compile):
     got = clip(tf.constant(value), clip_norm).numpy()
     want = tf.clip_by_norm(tf.constant(value), clip_norm).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
-  sparse = tf.IndexedSlices(tf.constant(x[0]), tf.constant(np.arange(7) * 2))
+  sparse = tf.IndexedSlices(tf.constant(x[0]), tf.constant(np.arange(7) * 2),
+                            tf.constant([14, 300], tf.int64))
   np.testing.assert_allclose(
       tf.convert_to_tensor(losses.clip_by_norm(sparse, 1.0)).numpy(),
       tf.convert_to_tensor(tf.clip_by_norm(sparse, 1.0)).numpy())
