@@ -16,7 +16,7 @@ from youtube8m import utils
 NUM_CLASSES = 10
 FEATURES = 8
 FRAMES = 6
-SMALL_FLAGS = dict(models.MODEL_FLAG_DEFAULTS, dbof_cluster_size=16,
+SMALL_FLAGS = dict(models.model_flag_defaults(), dbof_cluster_size=16,
                    dbof_hidden_size=8, lstm_cells=8, iterations=4)
 # (model, flag overrides): every model, and the other DbofModel branches.
 CASES = [
@@ -391,13 +391,20 @@ def test_bad_model_flags_are_named(flag, value):
 
 
 def test_model_signatures_use_the_flag_defaults():
+  defaults = models.model_flag_defaults()
   used = set()
   for name in models.registered_names():
     signature = inspect.signature(models.get_model_class(name))
     for param in signature.parameters.values():
-      if param.name in models.MODEL_FLAG_DEFAULTS:
+      if param.name in defaults:
         used.add(param.name)
-        assert param.default == models.MODEL_FLAG_DEFAULTS[param.name], (
-            name, param.name)
-  assert used == set(models.MODEL_FLAG_DEFAULTS)
-  assert set(models.MODEL_FLAG_HELP) == set(models.MODEL_FLAG_DEFAULTS)
+        assert param.default == defaults[param.name], (name, param.name)
+  assert used == set(defaults)
+  assert all(flag.help for flag in models.MODEL_FLAGS.values())
+
+
+def test_a_flag_defined_twice_with_another_default_is_refused():
+  models.define_flag("l2_penalty", 1e-8, "same default: accepted again",
+                     models.non_negative)
+  with pytest.raises(utils.Yt8mError, match="l2_penalty"):
+    models.define_flag("l2_penalty", 0.5, "another default")

@@ -49,37 +49,20 @@ def run(main):
   app.run(guarded)
 
 
-_DATA_FLAG_HELP = {
-    "model": "Model class: a registered name (LogisticModel, MoeModel, "
-             "FrameLevelLogisticModel, DbofModel, LstmModel) or a dotted "
-             "path to your own BaseModel subclass (my_pkg.my_module.MyModel).",
-    "feature_names": "Comma-separated features, in the order they are "
-                     "concatenated (e.g. 'mean_rgb, mean_audio' or "
-                     "'rgb, audio').",
-    "feature_sizes": "Comma-separated sizes of --feature_names, same order.",
-    "frame_features": "Read frame-level SequenceExamples (else video-level).",
-    "label_loss": "CrossEntropyLoss, HingeLoss or SoftmaxLoss.",
-    "num_classes": "Classes in the vocabulary: 3862 (2018+), 4716 (2017).",
-}
-
-
 def define_model_flags():
   """Flags recorded in model_flags.json: data flags and model flags."""
   from absl import flags  # pylint: disable=import-outside-toplevel
   from youtube8m import model_config  # pylint: disable=import-outside-toplevel
-  from youtube8m import models  # pylint: disable=import-outside-toplevel
-  helps = dict(_DATA_FLAG_HELP)
-  helps.update(getattr(models, "MODEL_FLAG_HELP", {}))
-  for name, default in model_config.all_defaults().items():
-    doc = helps.get(name, name)
+  for name, flag in model_config.all_flags().items():
+    default = flag.default
     if isinstance(default, bool):
-      flags.DEFINE_bool(name, default, doc)
+      flags.DEFINE_bool(name, default, flag.help)
     elif isinstance(default, int):
-      flags.DEFINE_integer(name, default, doc)
+      flags.DEFINE_integer(name, default, flag.help)
     elif isinstance(default, float):
-      flags.DEFINE_float(name, default, doc)
+      flags.DEFINE_float(name, default, flag.help)
     else:
-      flags.DEFINE_string(name, default, doc)
+      flags.DEFINE_string(name, default, flag.help)
 
 
 def model_flags_given():

@@ -13,6 +13,35 @@ from youtube8m import models
 from youtube8m import video_level_models
 
 
+models.define_flag("iterations", 30, "Frames DbofModel samples per video.",
+                   models.positive_int)
+models.define_flag("dbof_add_batch_norm", True, "Batch-normalize the DbofModel "
+                   "input and projections (instead of biases).",
+                   models.boolean)
+models.define_flag("sample_random_frames", True, "DbofModel training samples "
+                   "random frames with replacement; false: a random run of "
+                   "consecutive frames. Evaluation never samples randomly.",
+                   models.boolean)
+models.define_flag("dbof_cluster_size", 8192, "Width of the DbofModel cluster "
+                   "projection.", models.positive_int)
+models.define_flag("dbof_hidden_size", 1024, "Width of the DbofModel hidden "
+                   "projection.", models.positive_int)
+models.define_flag("dbof_pooling_method", "max", "DbofModel pooling over "
+                   "frames: max or average.",
+                   models.choice(model_utils.POOLING_METHODS))
+models.define_flag("dbof_activation", "sigmoid", "DbofModel activation: "
+                   "sigmoid or relu6.",
+                   models.choice(tuple(model_utils.ACTIVATIONS)))
+models.define_flag("video_level_classifier_model", "MoeModel", "Video-level "
+                   "model that classifies the pooled features of a "
+                   "frame-level model (DbofModel, LstmModel, ...).",
+                   models.video_level_model)
+models.define_flag("lstm_cells", 1024, "Units per LSTM layer in LstmModel.",
+                   models.positive_int)
+models.define_flag("lstm_layers", 2, "Stacked LSTM layers in LstmModel.",
+                   models.positive_int)
+
+
 def _build_classifier(model_name, num_classes, model_flags):
   """The video-level model that classifies pooled features [B, H]."""
   models.check_model_flags(video_level_classifier_model=model_name)

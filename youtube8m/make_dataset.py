@@ -25,6 +25,7 @@ import string
 import numpy as np
 import tensorflow as tf
 
+from youtube8m import examples
 from youtube8m import utils
 
 SPLITS = ("train", "validate", "test")
@@ -54,40 +55,6 @@ def make_ids(count, id_key, rng):
   while len(ids) < count:
     ids.add("".join(rng.choice(alphabet, length)))
   return sorted(ids, key=lambda _: rng.random())
-
-
-def video_example(video_id, labels, features, id_key="id"):
-  """A video-level tf.train.Example; features: {name: float array [D]}."""
-  feature = {
-      id_key: tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[video_id.encode()])),
-      "labels": tf.train.Feature(int64_list=tf.train.Int64List(
-          value=list(labels)))}
-  for name, values in features.items():
-    feature[name] = tf.train.Feature(float_list=tf.train.FloatList(
-        value=np.asarray(values, np.float32).tolist()))
-  return tf.train.Example(features=tf.train.Features(feature=feature))
-
-
-def frame_example(video_id, labels, frames, id_key="id", context=None):
-  """A frame-level SequenceExample; frames: {name: uint8 array [T, D]}.
-
-  context: optional extra context features {name: tf.train.Feature}.
-  """
-  feature = {
-      id_key: tf.train.Feature(bytes_list=tf.train.BytesList(
-          value=[video_id.encode()])),
-      "labels": tf.train.Feature(int64_list=tf.train.Int64List(
-          value=list(labels)))}
-  feature.update(context or {})
-  lists = {
-      name: tf.train.FeatureList(feature=[
-          tf.train.Feature(bytes_list=tf.train.BytesList(value=[row.tobytes()]))
-          for row in np.asarray(values, np.uint8)])
-      for name, values in frames.items()}
-  return tf.train.SequenceExample(
-      context=tf.train.Features(feature=feature),
-      feature_lists=tf.train.FeatureLists(feature_list=lists))
 
 
 class Generator:
@@ -143,10 +110,10 @@ def write_split(gen, output_dir, split, ids, label_sets, shards, id_key,
     if video_level:
       means = {f"mean_{name}": utils.dequantize_np(q).mean(axis=0)
                for name, q in frames.items()}
-      writers["video"][shard].write(video_example(
+      writers["video"][shard].write(examples.video_example(
           video_id, written_labels, means, id_key).SerializeToString())
     if frame_level:
-      writers["frame"][shard].write(frame_example(
+      writers["frame"][shard].write(examples.frame_example(
           video_id, written_labels, frames, id_key).SerializeToString())
   for level_writers in writers.values():
     for writer in level_writers:

@@ -10,28 +10,42 @@ import os
 
 import tensorflow as tf
 
+from youtube8m import models
 from youtube8m import utils
 
 FILENAME = "model_flags.json"
 
-# Flags describing the data the model reads and how it is trained (beside the
-# model-specific flags from models.MODEL_FLAG_DEFAULTS).
-DATA_FLAG_DEFAULTS = {
-    "model": "LogisticModel",
-    "feature_names": "mean_rgb",
-    "feature_sizes": "1024",
-    "frame_features": False,
-    "label_loss": "CrossEntropyLoss",
-    "num_classes": 3862,
-}
+# Flags describing the data the model reads and its loss, recorded beside
+# the model flags (models.MODEL_FLAGS) in model_flags.json.
+DATA_FLAGS = {flag.name: flag for flag in (
+    models.ModelFlag(
+        "model", "LogisticModel",
+        "Model class: a registered name (LogisticModel, MoeModel, "
+        "FrameLevelLogisticModel, DbofModel, LstmModel, ...) or a dotted path "
+        "to your own BaseModel subclass (my_pkg.my_module.MyModel)."),
+    models.ModelFlag(
+        "feature_names", "mean_rgb",
+        "Comma-separated features, in the order they are concatenated (e.g. "
+        "'mean_rgb, mean_audio' or 'rgb, audio')."),
+    models.ModelFlag("feature_sizes", "1024",
+                     "Comma-separated sizes of --feature_names, same order."),
+    models.ModelFlag("frame_features", False,
+                     "Read frame-level SequenceExamples (else video-level)."),
+    models.ModelFlag("label_loss", "CrossEntropyLoss",
+                     "CrossEntropyLoss, HingeLoss or SoftmaxLoss."),
+    models.ModelFlag("num_classes", 3862, "Classes in the vocabulary: 3862 "
+                     "(2018+), 4716 (2017).", models.positive_int),
+)}
+
+
+def all_flags():
+  """{name: ModelFlag} of every flag model_flags.json records."""
+  return {**DATA_FLAGS, **models.MODEL_FLAGS}
 
 
 def all_defaults():
-  """Every flag model_flags.json records, with its default."""
-  from youtube8m import models  # pylint: disable=import-outside-toplevel
-  defaults = dict(DATA_FLAG_DEFAULTS)
-  defaults.update(models.MODEL_FLAG_DEFAULTS)
-  return defaults
+  """{name: default} of every flag model_flags.json records."""
+  return {name: flag.default for name, flag in all_flags().items()}
 
 
 def normalize(config):

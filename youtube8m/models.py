@@ -10,6 +10,7 @@ lookup) or pass its dotted path, `--model=my_pkg.my_module.MyModel`; the
 registry imports the module itself. Nothing here needs editing.
 """
 
+import dataclasses
 import importlib
 import numbers
 
@@ -19,77 +20,98 @@ import tensorflow as tf
 from youtube8m import model_utils
 from youtube8m import utils
 
-# Every model flag and its default (SPEC section 2); train.py defines one absl
-# flag per entry and saves them all in model_flags.json. Every model takes the
-# whole dict as keyword arguments and uses only the entries it needs.
-MODEL_FLAG_DEFAULTS = {
-    "moe_num_mixtures": 2,
-    "iterations": 30,
-    "dbof_add_batch_norm": True,
-    "sample_random_frames": True,
-    "dbof_cluster_size": 8192,
-    "dbof_hidden_size": 1024,
-    "dbof_pooling_method": "max",
-    "dbof_activation": "sigmoid",
-    "video_level_classifier_model": "MoeModel",
-    "lstm_cells": 1024,
-    "lstm_layers": 2,
-    "l2_penalty": 1e-8,
-}
-
-MODEL_FLAG_HELP = {
-    "moe_num_mixtures": "Experts per class in MoeModel (a dummy expert that "
-                        "predicts 0 is added).",
-    "iterations": "Frames DbofModel samples per video.",
-    "dbof_add_batch_norm": "Batch-normalize the DbofModel input and "
-                           "projections (instead of biases).",
-    "sample_random_frames": "DbofModel training samples random frames with "
-                            "replacement; false: a random run of consecutive "
-                            "frames. Evaluation never samples randomly.",
-    "dbof_cluster_size": "Width of the DbofModel cluster projection.",
-    "dbof_hidden_size": "Width of the DbofModel hidden projection.",
-    "dbof_pooling_method": "DbofModel pooling over frames: max or average.",
-    "dbof_activation": "DbofModel activation: sigmoid or relu6.",
-    "video_level_classifier_model": "Video-level model that classifies the "
-                                    "DbofModel/LstmModel output.",
-    "lstm_cells": "Units per LSTM layer in LstmModel.",
-    "lstm_layers": "Stacked LSTM layers in LstmModel.",
-    "l2_penalty": "L2 penalty on the classifier weights: "
-                  "l2_penalty * sum(w^2) / 2.",
-}
+# The model flags, one entry each, defined next to the models that read them
+# (`define_flag` calls in video_level_models.py, frame_level_models.py, ...).
+# train.py, eval.py, inference.py and export_model.py define one absl flag per
+# entry, model_flags.json records them all, and every model takes the whole
+# set as keyword arguments and uses the entries it needs.
+MODEL_FLAGS = {}
 
 _REGISTRY = {}
 
 
-def _bad_flag(flag, value, expected):
+@dataclasses.dataclass(frozen=True)
+class ModelFlag:
+  """One model flag: its default, its --help text and its value check.
+
+  `check(flag, value)` raises Yt8mError naming the flag when the value is
+  invalid; None accepts any value of the default's type.
+  """
+  name: str
+  default: object
+  help: str
+  check: object = None
+
+
+def define_flag(name, default, help, check=None):  # pylint: disable=redefined-builtin
+  """Adds a model flag; returns its ModelFlag.
+
+  A module re-imported (importlib.reload, tests) may define a flag again with
+  the same default; a different default for the same name is an error.
+  """
+  flag = ModelFlag(name, default, help, check)
+  existing = MODEL_FLAGS.get(name)
+  if existing is not None and existing.default != default:
+    raise utils.Yt8mError(f"model flag --{name} is defined twice, with "
+                          f"defaults {existing.default!r} and {default!r}")
+  MODEL_FLAGS[name] = flag
+  return flag
+
+
+def model_flag_defaults():
+  """{flag: default} of every model flag, in definition order."""
+  return {name: flag.default for name, flag in MODEL_FLAGS.items()}
+
+
+def bad_flag(flag, value, expected):
+  """The Yt8mError for `--flag=value`, saying what was `expected`."""
   return utils.Yt8mError(f"--{flag}={value!r} is invalid: {expected}")
 
 
-def _check_positive_int(flag, value):
+def positive_int(flag, value):
+  """Check: an integer >= 1 (bools are not integers here)."""
   if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
       or value < 1):
-    raise _bad_flag(flag, value, "expected a positive integer")
+    raise bad_flag(flag, value, "expected a positive integer")
 
 
-def _check_bool(flag, value):
+def boolean(flag, value):
+  """Check: true or false."""
   if not isinstance(value, bool):
-    raise _bad_flag(flag, value, "expected true or false")
+    raise bad_flag(flag, value, "expected true or false")
 
 
-def _check_choice(choices):
+def non_negative(flag, value):
+  """Check: a finite number >= 0."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+      or not 0 <= value < float("inf")):
+    raise bad_flag(flag, value, "expected a number >= 0")
+
+
+def positive(flag, value):
+  """Check: a finite number > 0."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+      or not 0 < value < float("inf")):
+    raise bad_flag(flag, value, "expected a number > 0")
+
+
+def fraction(flag, value):
+  """Check: a number in [0, 1)."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+      or not 0 <= value < 1):
+    raise bad_flag(flag, value, "expected a number in [0, 1)")
+
+
+def choice(choices):
+  """Check factory: the value is one of `choices`."""
   def check(flag, value):
     if value not in choices:
-      raise _bad_flag(flag, value, f"use one of {', '.join(choices)}")
+      raise bad_flag(flag, value, f"use one of {', '.join(choices)}")
   return check
 
 
-def _check_l2_penalty(flag, value):
-  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-      or not value >= 0):
-    raise _bad_flag(flag, value, "expected a number >= 0")
-
-
-def _check_video_level_model(flag, value):
+def video_level_model(flag, value):
+  """Check: the name of a video-level model (a frame model's classifier)."""
   try:
     cls = get_model_class(value)
   except utils.Yt8mError as e:
@@ -97,31 +119,21 @@ def _check_video_level_model(flag, value):
   if cls.frame_level:
     video_level = [n for n in sorted(_REGISTRY)
                    if not _REGISTRY[n].frame_level]
-    raise _bad_flag(flag, value, "expected a video-level model ("
-                    f"{', '.join(video_level)})")
-
-
-_FLAG_CHECKS = {
-    "moe_num_mixtures": _check_positive_int,
-    "iterations": _check_positive_int,
-    "dbof_add_batch_norm": _check_bool,
-    "sample_random_frames": _check_bool,
-    "dbof_cluster_size": _check_positive_int,
-    "dbof_hidden_size": _check_positive_int,
-    "dbof_pooling_method": _check_choice(model_utils.POOLING_METHODS),
-    "dbof_activation": _check_choice(tuple(model_utils.ACTIVATIONS)),
-    "video_level_classifier_model": _check_video_level_model,
-    "lstm_cells": _check_positive_int,
-    "lstm_layers": _check_positive_int,
-    "l2_penalty": _check_l2_penalty,
-}
+    raise bad_flag(flag, value, "expected a video-level model ("
+                   f"{', '.join(video_level)})")
 
 
 def check_model_flags(**model_flags):
   """Raises Yt8mError naming the first known model flag with a bad value."""
-  for flag, value in model_flags.items():
-    if flag in _FLAG_CHECKS:
-      _FLAG_CHECKS[flag](flag, value)
+  for name, value in model_flags.items():
+    flag = MODEL_FLAGS.get(name)
+    if flag is not None and flag.check is not None:
+      flag.check(name, value)
+
+
+# Read by every model that ends in a video-level classifier.
+define_flag("l2_penalty", 1e-8, "L2 penalty on the classifier weights: "
+            "l2_penalty * sum(w^2) / 2.", non_negative)
 
 
 class BaseModel(keras.Model):
@@ -140,7 +152,7 @@ class BaseModel(keras.Model):
 
   def __init__(self, num_classes, name=None, **unused_model_flags):
     super().__init__(name=name)
-    _check_positive_int("num_classes", num_classes)
+    positive_int("num_classes", num_classes)
     self.num_classes = int(num_classes)
 
   def build(self, input_shape):
@@ -284,7 +296,7 @@ def get_model_class(name):
 def build_model(model_name, num_classes, **model_flags):
   """Constructs model `model_name` (see get_model_class) for `num_classes`.
 
-  `model_flags` may hold every model flag (MODEL_FLAG_DEFAULTS keys); the
+  `model_flags` may hold every model flag (MODEL_FLAGS keys); the
   model uses the ones it needs and validates them.
   """
   return get_model_class(model_name)(num_classes, **model_flags)

@@ -26,6 +26,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from youtube8m import examples
 from youtube8m import make_dataset
 from youtube8m import segment_readers
 from youtube8m import utils
@@ -119,9 +120,9 @@ def write_segment_split(gen, rng, output_dir, split, ids, num_classes,
                                     int(rng.integers(low, high + 1)))
     truth[video_id] = ratings
     if split == "test":
-      record = make_dataset.frame_example(video_id, [], frames, id_key)
+      record = examples.frame_example(video_id, [], frames, id_key)
     else:
-      record = make_dataset.frame_example(video_id, labels, frames, id_key,
+      record = examples.frame_example(video_id, labels, frames, id_key,
                                           context=_context(ratings))
     writers[n % shards].write(record.SerializeToString())
   for writer in writers:

@@ -245,7 +245,7 @@ def build(flags):
         f"{'add' if cls.frame_level else 'drop'} --frame_features and set "
         "--feature_names/--feature_sizes to match")
   model_flags = {k: v for k, v in flags.items()
-                 if k in models.MODEL_FLAG_DEFAULTS}
+                 if k in models.MODEL_FLAGS}
   model = models.build_model(flags["model"], flags["num_classes"],
                              **model_flags)
   return model, losses.get_loss(flags["label_loss"])

@@ -11,6 +11,11 @@ from youtube8m import losses
 from youtube8m import models
 
 
+models.define_flag(
+    "moe_num_mixtures", 2, "Experts per class in MoeModel (a dummy expert "
+    "that predicts 0 is added).", models.positive_int)
+
+
 def l2_regularizer(l2_penalty):
   """The seed's `l2_penalty * sum(w^2) / 2` (tf.nn.l2_loss), or None for 0.
 

@@ -41,7 +41,7 @@ def make_half():
 
 
 halves = [make_half() for _ in range(2)]
-flags = dict(models.MODEL_FLAG_DEFAULTS, moe_num_mixtures=2, l2_penalty=1e-3)
+flags = dict(models.model_flag_defaults(), moe_num_mixtures=2, l2_penalty=1e-3)
 
 
 def new_model():
