@@ -404,7 +404,8 @@ def test_model_signatures_use_the_flag_defaults():
 
 
 def test_a_flag_defined_twice_with_another_default_is_refused():
-  models.define_flag("l2_penalty", 1e-8, "same default: accepted again",
-                     models.non_negative)
+  same = models.MODEL_FLAGS["l2_penalty"]
+  assert models.define_flag(same.name, same.default, same.help,
+                            same.check) == same
   with pytest.raises(utils.Yt8mError, match="l2_penalty"):
     models.define_flag("l2_penalty", 0.5, "another default")
