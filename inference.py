@@ -1,12 +1,17 @@
-"""Writes Kaggle predictions; see youtube8m/inference.py for the flags.
+r"""Writes Kaggle predictions; see youtube8m/inference.py for the flags.
 
   python inference.py --output_file=/tmp/yt8m/predictions.csv \
       --input_data_pattern='/path/to/features/test*.tfrecord' \
       --train_dir=/tmp/yt8m/video_level_logistic_model
 """
 
+from absl import flags
+
 from youtube8m import cli
 from youtube8m import inference
+
+# --help lists the flags of youtube8m/inference.py, not only --helpfull.
+flags.adopt_module_key_flags(inference)
 
 if __name__ == "__main__":
   cli.run(inference.main)

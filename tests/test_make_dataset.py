@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from youtube8m import make_dataset
+from youtube8m import synthetic
 from youtube8m import utils
 
 
@@ -32,7 +33,7 @@ def test_layout_keys_labels_and_features(tmp_path, id_key):
                                 shards=3, id_key=id_key, min_frames=4,
                                 max_frames=9, seed=2)
   real_sets = {tuple(s) for split in ("train", "validate")
-               for s in make_dataset.load_label_sets(3862, split)}
+               for s in synthetic.load_label_sets(3862, split)}
   for split, count in (("train", 12), ("validate", 6), ("test", 5)):
     assert len(glob.glob(f"{out}/video/{split}*.tfrecord")) == 3
     videos = {e.features.feature[id_key].bytes_list.value[0].decode(): e

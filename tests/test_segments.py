@@ -10,10 +10,11 @@ import tensorflow as tf
 
 import records
 import workflow_helpers as wh
+from youtube8m import builders
 from youtube8m import eval_lib
-from youtube8m import inference_lib
 from youtube8m import losses
 from youtube8m import make_dataset
+from youtube8m import synthetic
 from youtube8m import model_config
 from youtube8m import readers
 from youtube8m import segment_eval
@@ -90,8 +91,7 @@ def _expected_segment(frames, start):
 
 def test_rated_segments_exact_frames_labels_and_weights(rated_file):
   path, videos = rated_file
-  reader = readers.get_reader(True, 6, "rgb,audio", "8,4", raw=True,
-                              segment_labels=True)
+  reader = segment_readers.YT8MSegmentReader(6, "rgb,audio", "8,4", raw=True)
   out = _read_all(readers.make_dataset(reader, path, batch_size=2,
                                        num_readers=1))
   # Grouped by (video, start), in start order; the partial a:15 is kept.
@@ -114,7 +114,7 @@ def test_rated_segments_exact_frames_labels_and_weights(rated_file):
 
   # Float frames: the dataset's dequantization, exact zeros as padding.
   floats = _read_all(readers.make_dataset(
-      readers.get_reader(True, 6, "rgb,audio", "8,4", segment_labels=True),
+      segment_readers.YT8MSegmentReader(6, "rgb,audio", "8,4"),
       path, batch_size=3, num_readers=1))
   segment, _ = _expected_segment(frames["a"], 15)
   want = records.dequantize(segment)
@@ -154,15 +154,16 @@ def test_malformed_segment_fields(tmp_path, rated, expected):
                            context=_segment_context([1], [0], [1.0])),
       records.frame_record("broken", [1], _frames(12),
                            context=_segment_context(*rated))])
-  message = _error_of(readers.get_reader(True, 6, "rgb,audio", "8,4",
-                                         segment_labels=True), path)
+  message = _error_of(segment_readers.YT8MSegmentReader(6, "rgb,audio", "8,4"),
+                      path)
   assert expected in message, message
   assert "bad.tfrecord" in message and "'broken'" in message
 
 
 def test_segment_mode_needs_frame_features():
   with pytest.raises(utils.Yt8mError, match="--frame_features"):
-    readers.get_reader(False, 6, "mean_rgb", "8", segment_labels=True)
+    builders.make_reader(dict(model_config.all_defaults(), num_classes=6),
+                         segment_labels=True)
 
 
 # ------------------------------------------------------------------- loss ---
@@ -201,7 +202,7 @@ def _checkpoint_dir(tmp_path, kernel_scale):
       frame_features=True, feature_names="rgb,audio", feature_sizes="8,4",
       num_classes=6))
   train_dir = str(tmp_path / f"model_{kernel_scale}")
-  model, _ = train_lib.build(flags)
+  model, _ = builders.build_model(flags, create_variables=False)
   model.create_variables(12)
   kernel, bias = model.logistic.get_weights()
   model.logistic.set_weights([
@@ -228,11 +229,10 @@ def test_class_segments_order_cap_and_ties(tmp_path):
   whitelist.write_text("Index\n4\n1\n3\n")
   train_dir, model = _checkpoint_dir(tmp_path, 3.0)
   out = str(tmp_path / "segments.csv")
-  config = inference_lib.InferenceConfig(
+  config = segment_inference.SegmentInferenceConfig(
       train_dir=train_dir, input_data_pattern=path, output_file=out,
-      segment_labels=True, segment_max_pred=4,
-      segment_label_ids_file=str(whitelist), batch_size=3)
-  assert inference_lib.infer(config) == 11
+      segment_max_pred=4, segment_label_ids_file=str(whitelist), batch_size=3)
+  assert segment_inference.infer_segments(config) == 11
   classes, rows = _read_class_segments(out)
   assert classes == [1, 3, 4]  # class id order, whatever the file's order
 
@@ -249,10 +249,10 @@ def test_class_segments_order_cap_and_ties(tmp_path):
   # Zero weights: every score ties at 0.5; reading order decides, every run.
   train_dir, _ = _checkpoint_dir(tmp_path, 0.0)
   config.train_dir, config.segment_max_pred = train_dir, 100000
-  inference_lib.infer(config)
+  segment_inference.infer_segments(config)
   _, rows = _read_class_segments(out)
   assert all(row == ids for row in rows.values())
-  assert not [p for p in os.listdir(tmp_path) if ".tmp-" in p]
+  assert not [p for p in os.listdir(tmp_path) if ".yt8m-tmp-" in p]
 
 
 def test_top_segments_streams_like_one_sort():
@@ -361,12 +361,12 @@ def _train(train_dir, pattern, max_steps, **kwargs):
 def _segment_map(train_dir, pattern):
   return eval_lib.evaluate(eval_lib.EvalConfig(
       train_dir=train_dir, eval_data_pattern=pattern, batch_size=64,
-      run_once=True, segment_labels=True))
+      run_once=True), segment_eval.SegmentEvaluator)
 
 
 def test_generated_ratings_follow_the_frames(data):
-  gen = make_dataset.Generator(3862, seed=11, signal=0.4)  # same prototypes
-  reader = readers.get_reader(True, 3862, "audio", "128", segment_labels=True)
+  gen = synthetic.Generator(3862, seed=11, signal=0.4)  # same prototypes
+  reader = segment_readers.YT8MSegmentReader(3862, "audio", "128")
   batch = _read_all(readers.make_dataset(
       reader, f"{data}/segment/validate0001.tfrecord", 1024))
   rated = np.argwhere(batch["label_weights"] > 0)
@@ -416,9 +416,9 @@ def test_video_level_then_segments_end_to_end(data, tmp_path):
   # Inference on the held-out shard, scored by the scorer CLI: the same
   # MAP as eval (every rated segment is in the submission).
   csv_path = str(tmp_path / "segments.csv")
-  inference_lib.infer(inference_lib.InferenceConfig(
+  segment_inference.infer_segments(segment_inference.SegmentInferenceConfig(
       train_dir=segment_dir, input_data_pattern=held_out,
-      output_file=csv_path, segment_labels=True, batch_size=64))
+      output_file=csv_path, batch_size=64))
   classes, rows = _read_class_segments(csv_path)
   assert classes == sorted(classes) and len(classes) == 1000
   result = wh.run_script([

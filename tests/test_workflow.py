@@ -11,12 +11,14 @@ import tensorflow as tf
 import workflow_helpers as wh
 from youtube8m import eval_lib
 from youtube8m import eval_util
-from youtube8m import export_model
+from youtube8m import export
 from youtube8m import inference_lib
 from youtube8m import make_dataset
+from youtube8m import model_archive
 from youtube8m import model_config
 from youtube8m import readers
 from youtube8m import train_lib
+from youtube8m import trainer
 from youtube8m import utils
 
 VIDEO_FLAGS = dict(feature_names="mean_rgb,mean_audio",
@@ -93,7 +95,8 @@ def test_train_eval_infer_export_agree(data, tmp_path):
   assert abs(wh.gap_from_csv(predictions, labels) - metrics["gap"]) < 1e-3
 
   # Export, then inference from the SavedModel gives the same top-20.
-  export_dir = export_model.export_checkpoint(train_dir, str(tmp_path / "sm"))
+  export_dir = export.export_checkpoint(export.ExportConfig(
+      train_dir=train_dir, output_dir=str(tmp_path / "sm")))
   sm_csv = str(tmp_path / "sm_predictions.csv")
   inference_lib.infer(inference_lib.InferenceConfig(
       saved_model_dir=export_dir, input_data_pattern=f"{data}/video/validate*",
@@ -160,12 +163,12 @@ def test_model_tgz_refuses_members_outside_target(tmp_path):
   with tarfile.open(evil, "w:gz") as tar:
     tar.add(payload, arcname="../../escaped.txt")
   with pytest.raises(utils.Yt8mError, match="refusing member '../../escaped"):
-    inference_lib.safe_extract(str(evil), str(tmp_path / "target"))
+    model_archive.safe_extract(str(evil), str(tmp_path / "target"))
   assert not (tmp_path / "escaped.txt").exists()
 
 
 def test_learning_rate_staircase_counts_examples():
-  schedule = train_lib.ExamplesStaircase(0.01, 0.5, 1000, examples_per_step=300)
+  schedule = trainer.ExamplesStaircase(0.01, 0.5, 1000, examples_per_step=300)
   # step 3 -> 900 examples (no decay yet); step 4 -> 1200 (one decay).
   assert float(schedule(3)) == pytest.approx(0.01)
   assert float(schedule(4)) == pytest.approx(0.005)
@@ -173,10 +176,10 @@ def test_learning_rate_staircase_counts_examples():
 
 
 def test_adam_uses_the_seed_epsilon():
-  optimizer = train_lib.make_optimizer("AdamOptimizer", 0.01)
+  optimizer = trainer.make_optimizer("AdamOptimizer", 0.01)
   assert optimizer.epsilon == 1e-8
   with pytest.raises(utils.Yt8mError, match="AdagradOptimizer"):
-    train_lib.make_optimizer("NoSuchOptimizer", 0.01)
+    trainer.make_optimizer("NoSuchOptimizer", 0.01)
 
 
 @pytest.fixture(name="frame_data", scope="module")
@@ -211,7 +214,8 @@ def test_frame_level_two_features_end_to_end(frame_data, tmp_path):
   predictions = wh.read_predictions(csv_path)
   assert abs(wh.gap_from_csv(predictions, labels) - metrics["gap"]) < 1e-3
 
-  export_dir = export_model.export_checkpoint(train_dir, str(tmp_path / "sm"))
+  export_dir = export.export_checkpoint(export.ExportConfig(
+      train_dir=train_dir, output_dir=str(tmp_path / "sm")))
   sm_csv = str(tmp_path / "sm_predictions.csv")
   inference_lib.infer(inference_lib.InferenceConfig(
       saved_model_dir=export_dir,

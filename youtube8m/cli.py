@@ -13,15 +13,17 @@ def _one_line(error):
   message = utils.error_message(error)
   if message is not None:
     return message
+  # Imported here, not above: the Vertex AI submission helper (cloud.py)
+  # runs through this module on machines without TensorFlow.
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from youtube8m import distribution  # pylint: disable=import-outside-toplevel
+  from youtube8m import tfrecords  # pylint: disable=import-outside-toplevel
   if isinstance(error, tf.errors.OpError):
     # A multi-worker peer lost mid-training (see distribution.py).
-    from youtube8m import distribution  # pylint: disable=import-outside-toplevel
     lost = distribution.peer_failure_message(error)
     if lost:
       return lost
   if isinstance(error, tf.errors.DataLossError):
-    from youtube8m import tfrecords  # pylint: disable=import-outside-toplevel
     return tfrecords.diagnose_data_loss(error) or (
         f"damaged input: {error.message.splitlines()[0]}")
   if isinstance(error, (FileNotFoundError, tf.errors.NotFoundError)):
@@ -47,34 +49,6 @@ def run(main):
       sys.exit(1)
 
   app.run(guarded)
-
-
-def define_model_flags():
-  """Flags recorded in model_flags.json: data flags and model flags."""
-  from absl import flags  # pylint: disable=import-outside-toplevel
-  from youtube8m import model_config  # pylint: disable=import-outside-toplevel
-  for name, flag in model_config.all_flags().items():
-    default = flag.default
-    if isinstance(default, bool):
-      flags.DEFINE_bool(name, default, flag.help)
-    elif isinstance(default, int):
-      flags.DEFINE_integer(name, default, flag.help)
-    elif isinstance(default, float):
-      flags.DEFINE_float(name, default, flag.help)
-    else:
-      flags.DEFINE_string(name, default, flag.help)
-
-
-def model_flags_given():
-  """({flag: value} of every model flag, set of flags typed by the user)."""
-  from absl import flags  # pylint: disable=import-outside-toplevel
-  from youtube8m import model_config  # pylint: disable=import-outside-toplevel
-  values, explicit = {}, set()
-  for name in model_config.all_defaults():
-    values[name] = flags.FLAGS[name].value
-    if flags.FLAGS[name].present:
-      explicit.add(name)
-  return values, explicit
 
 
 class UsageError(utils.Yt8mError):

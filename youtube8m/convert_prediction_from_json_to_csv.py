@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from youtube8m import cli
 from youtube8m import inference_lib
+from youtube8m import outputs
 from youtube8m import tfrecords
 from youtube8m import utils
 
@@ -57,7 +58,7 @@ def convert(pattern, output_file):
         f.write(inference_lib.format_row(video_id, classes, scores))
         count += 1
     return count
-  return inference_lib.write_atomically(output_file, write)
+  return outputs.write_file(output_file, write)
 
 
 def main(argv):

@@ -13,18 +13,23 @@ import time
 from absl import logging
 import tensorflow as tf
 
+from youtube8m import builders
 from youtube8m import eval_util
 from youtube8m import model_config
 from youtube8m import readers
+from youtube8m import settings
 from youtube8m import tfrecords
-from youtube8m import train_lib
 from youtube8m import utils
-
-SEGMENT_SUMMARY_SUBDIR = "eval_segments"  # eval.py --segment_labels
 
 
 class Evaluator:
   """Runs a model over a dataset and returns YouTube-8M metrics.
+
+  The evaluators (this one, segment_eval.SegmentEvaluator) share one
+  interface: `from_config(config, flags)` builds one for eval.py,
+  `run(global_step)` returns a metrics dict, `summarize(metrics, step,
+  writer)` logs it and writes TensorBoard scalars, and `SUMMARY_SUBDIR`
+  names train_dir's subdirectory for those scalars.
 
   Args:
     model: a youtube8m BaseModel (variables created).
@@ -40,6 +45,18 @@ class Evaluator:
     self.metrics = eval_util.EvaluationMetrics(num_classes, top_k)
     self.top_k, self.log_every = top_k, log_every
     self._step = tf.function(self._eval_step)
+
+  SUMMARY_SUBDIR = "eval"
+
+  @classmethod
+  def from_config(cls, config, flags):
+    """(evaluator, checkpoint of its model) for an EvalConfig."""
+    model, loss_fn, dataset_fn = model_and_data(config, flags)
+    return (cls(model, loss_fn, dataset_fn, flags["num_classes"],
+                config.top_k), tf.train.Checkpoint(model=model))
+
+  def summarize(self, metrics, global_step, writer=None):
+    log_and_summarize(metrics, global_step, writer)
 
   def _eval_step(self, batch):
     predictions = self.model(batch, training=False)["predictions"]
@@ -90,28 +107,34 @@ def log_and_summarize(metrics, global_step, writer=None, prefix=""):
 
 @dataclasses.dataclass
 class EvalConfig:
-  train_dir: str = "/tmp/yt8m_model/"
-  eval_data_pattern: str = ""
+  """Every eval.py setting."""
+  train_dir: str = settings.setting(
+      "/tmp/yt8m_model/", "The training directory (checkpoints, "
+      "model_flags.json).")
+  eval_data_pattern: str = settings.setting(
+      "", "Glob of evaluation TFRecords (local or gs://).")
+  batch_size: int = settings.setting(1024, "Examples per batch.")
+  num_readers: int = settings.setting(8, "Files read in parallel.")
+  run_once: bool = settings.setting(
+      False, "Evaluate the latest checkpoint once and exit.")
+  top_k: int = settings.setting(20, "Predictions per video for GAP/mAP.")
+  eval_poll_secs: float = settings.setting(
+      30, "Seconds between looks for a new checkpoint.")
+  eval_timeout_secs: float = settings.setting(
+      None, "Stop after this many seconds without a new checkpoint "
+      "(default: wait forever).")
+  eval_summary_dir: str = settings.setting(
+      None, "Where TensorBoard scalars go (default: train_dir/eval, or "
+      "train_dir/eval_segments with --segment_labels).")
   model_flags: dict = dataclasses.field(
       default_factory=model_config.all_defaults)
   explicit_flags: frozenset = frozenset()
-  batch_size: int = 1024
-  num_readers: int = 8
-  run_once: bool = False
-  top_k: int = 20
-  poll_secs: float = 30
-  timeout_secs: float = None  # None: wait for checkpoints forever
-  summary_dir: str = None  # default train_dir/eval (eval_segments)
-  segment_labels: bool = False  # score rated 5-frame segments (segment_eval)
 
 
 def model_and_data(config, flags, segment_labels=False):
   """(model, loss_fn, dataset_fn) for evaluating a model configuration."""
-  model, loss_fn = train_lib.build(flags)
-  model.create_variables(train_lib.feature_size(flags))
-  reader = readers.get_reader(flags["frame_features"], flags["num_classes"],
-                              flags["feature_names"], flags["feature_sizes"],
-                              raw=True, segment_labels=segment_labels)
+  model, loss_fn = builders.build_model(flags)
+  reader = builders.make_reader(flags, segment_labels=segment_labels)
   tfrecords.list_files(config.eval_data_pattern, "--eval_data_pattern")
 
   def dataset_fn():
@@ -122,50 +145,33 @@ def model_and_data(config, flags, segment_labels=False):
   return model, loss_fn, dataset_fn
 
 
-def build_evaluator(config, flags):
-  """(model, checkpoint, evaluator) for a resolved model configuration."""
-  model, loss_fn, dataset_fn = model_and_data(config, flags)
-  evaluator = Evaluator(model, loss_fn, dataset_fn, flags["num_classes"],
-                        config.top_k)
-  return model, tf.train.Checkpoint(model=model), evaluator
+def evaluate(config, evaluator_class=Evaluator):
+  """Evaluates each new checkpoint of train_dir once; returns last metrics.
 
-
-def checkpoint_step(path):
-  """The global step in a checkpoint prefix such as .../ckpt-1000."""
-  try:
-    return int(os.path.basename(path).rsplit("-", 1)[1])
-  except (IndexError, ValueError):
-    return 0
-
-
-def evaluate(config):
-  """Evaluates each new checkpoint of train_dir once; returns last metrics."""
+  Args:
+    config: an EvalConfig.
+    evaluator_class: Evaluator, or segment_eval.SegmentEvaluator for the
+      2019 segment task (eval.py --segment_labels chooses).
+  """
   flags, _ = model_config.resolve(config.train_dir, config.model_flags,
                                   set(config.explicit_flags))
-  build, summarize, subdir = build_evaluator, log_and_summarize, "eval"
-  if config.segment_labels:
-    # Its own summaries, so video- and segment-level eval run side by side.
-    from youtube8m import segment_eval  # pylint: disable=g-import-not-at-top
-    build = segment_eval.build_evaluator
-    summarize = segment_eval.log_and_summarize
-    subdir = SEGMENT_SUMMARY_SUBDIR
-  _, checkpoint, evaluator = build(config, flags)
+  evaluator, checkpoint = evaluator_class.from_config(config, flags)
+  # Each evaluator has its own summaries, so video- and segment-level eval
+  # can run side by side.
   writer = tf.summary.create_file_writer(
-      config.summary_dir or os.path.join(config.train_dir, subdir))
+      config.eval_summary_dir or
+      os.path.join(config.train_dir, evaluator_class.SUMMARY_SUBDIR))
   if config.run_once:
-    latest = tf.train.latest_checkpoint(config.train_dir)
-    if not latest:
-      raise utils.Yt8mError(f"no checkpoint in --train_dir={config.train_dir}")
-    paths = [latest]
+    paths = [builders.latest_checkpoint(config.train_dir)]
   else:
     # Sleeps between polls (the original busy-polled); yields each new
-    # checkpoint once and stops after timeout_secs without one.
+    # checkpoint once and stops after eval_timeout_secs without one.
     paths = tf.train.checkpoints_iterator(
-        config.train_dir, min_interval_secs=config.poll_secs,
-        timeout=config.timeout_secs)
+        config.train_dir, min_interval_secs=config.eval_poll_secs,
+        timeout=config.eval_timeout_secs)
   metrics = None
   for path in paths:
-    step = checkpoint_step(path)
+    step = builders.checkpoint_step(path)
     try:
       checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
     except tf.errors.NotFoundError:
@@ -174,9 +180,8 @@ def evaluate(config):
       continue
     logging.info("Evaluating %s (global step %d)", path, step)
     metrics = evaluator.run(step)
-    summarize(metrics, step, writer)
+    evaluator.summarize(metrics, step, writer)
   if metrics is None:
     logging.info("No new checkpoint within %s s; stopping",
-                 config.timeout_secs)
+                 config.eval_timeout_secs)
   return metrics
-

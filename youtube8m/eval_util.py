@@ -47,7 +47,7 @@ def _neg(scores):
   return -scores
 
 
-def _top_k(predictions, k):
+def row_top_k(predictions, k):
   """Each row's k best classes, best first, lower class id first on ties.
 
   Args:
@@ -98,7 +98,7 @@ def top_k_summary_numpy(predictions, labels, k=20):
   positive = labels > 0
   num_positives = np.count_nonzero(positive, axis=1).astype(np.int32)
   depth = max(k, int(num_positives.max(initial=0)))
-  scores, ids = _top_k(predictions, depth)
+  scores, ids = row_top_k(predictions, depth)
   ranked_positive = np.take_along_axis(positive, ids, 1)
   within_n = np.arange(ids.shape[1]) < num_positives[:, None]
   perr_hits = np.count_nonzero(ranked_positive & (scores > 0) & within_n,
@@ -179,7 +179,7 @@ def _pooled_ap(scores, positive, total_positives):
       scores, positive, n=None, total_num_positives=int(total_positives))
 
 
-def _class_aps(scores, ids, positive, class_positives, top_n=None):
+def class_aps(scores, ids, positive, class_positives, top_n=None):
   """Per-class AP of pooled top-k entries, all classes in one pass.
 
   Args:
@@ -226,7 +226,7 @@ def calculate_precision_at_equal_recall_rate(predictions, actuals):
 def calculate_gap(predictions, actuals, top_k=20):
   """GAP over each video's top_k of predictions [B, C], actuals [B, C]."""
   predictions, actuals = _as_matrices(predictions, actuals)
-  scores, ids = _top_k(predictions, top_k)
+  scores, ids = row_top_k(predictions, top_k)
   positive = np.take_along_axis(actuals > 0, ids, 1)
   return _pooled_ap(scores.ravel(), positive.ravel(),
                     np.count_nonzero(actuals > 0))
@@ -246,7 +246,7 @@ def top_k_by_class(predictions, labels, k=20):
     over all videos (also those outside the top k).
   """
   predictions, labels = _as_matrices(predictions, labels)
-  scores, ids = _top_k(predictions, k)
+  scores, ids = row_top_k(predictions, k)
   positive = np.take_along_axis(labels > 0, ids, 1).ravel()
   order = np.argsort(ids.ravel(), kind="stable")
   splits = np.cumsum(np.bincount(ids.ravel(), minlength=labels.shape[1]))[:-1]
@@ -337,7 +337,7 @@ class EvaluationMetrics:
     batch = {name: np.concatenate(parts) for name, parts in
              self._batches.items() if name != "loss"}
     losses, sizes = np.array(self._batches["loss"]).T
-    aps = _class_aps(batch["scores"], batch["ids"], batch["positive"],
+    aps = class_aps(batch["scores"], batch["ids"], batch["positive"],
                      self._class_positives, self.top_n)
     with_positives = int(np.count_nonzero(self._class_positives))
     return {

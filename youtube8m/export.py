@@ -11,13 +11,17 @@ Records are parsed by the same reader as training, so a SavedModel serves
 Vertex AI batch prediction and inference.py without the Python package.
 """
 
+import dataclasses
 import os
 
 from absl import logging
 import tensorflow as tf
 
+from youtube8m import builders
 from youtube8m import model_config
+from youtube8m import outputs
 from youtube8m import readers
+from youtube8m import settings
 from youtube8m import utils
 
 SERVING_INPUT_NAME = "<serving request>"
@@ -59,21 +63,18 @@ class ServingModule(tf.Module):
 def export_saved_model(model, flags, export_dir, top_k=20):
   """Writes the SavedModel and its model_flags.json; whole or not at all.
 
-  It is written to a sibling temporary directory and renamed into place, so
-  a reader never sees half an export (on gs:// the rename copies objects one
-  by one, but a crash leaves only the temporary directory).
+  It is written to a sibling temporary directory and renamed into place
+  (outputs.write_dir), so a reader never sees half an export.
   """
   module = ServingModule(model, flags, top_k)
-  tmp = export_dir.rstrip("/") + f".tmp-{os.getpid()}"
-  if tf.io.gfile.exists(tmp):
-    tf.io.gfile.rmtree(tmp)
-  tf.saved_model.save(module, tmp, signatures={
-      "serving_default": module.serve.get_concrete_function(),
-      "predict_features": module.predict_features.get_concrete_function()})
-  model_config.save(tmp, flags)
-  if tf.io.gfile.exists(export_dir):
-    tf.io.gfile.rmtree(export_dir)
-  tf.io.gfile.rename(tmp, export_dir)
+
+  def write(tmp):
+    tf.saved_model.save(module, tmp, signatures={
+        "serving_default": module.serve.get_concrete_function(),
+        "predict_features": module.predict_features.get_concrete_function()})
+    model_config.save(tmp, flags)
+
+  outputs.write_dir(export_dir, write)
   logging.info("SavedModel written to %s", export_dir)
   return export_dir
 
@@ -90,3 +91,31 @@ def load_serving_fn(export_dir):
                           "(no saved_model.pb)")
   loaded = tf.saved_model.load(export_dir)
   return loaded.signatures["serving_default"], loaded
+
+
+@dataclasses.dataclass
+class ExportConfig:
+  """Every export_model.py setting."""
+  train_dir: str = settings.setting(
+      "/tmp/yt8m_model/", "Training directory holding checkpoints.")
+  checkpoint: str = settings.setting(
+      "", "Checkpoint prefix to export (default: the latest).")
+  output_dir: str = settings.setting(
+      "", "Where to write the SavedModel (default: "
+      "train_dir/export/step_<global step>).")
+  top_k: int = settings.setting(20, "Classes the serving signature returns.")
+  model_flags: dict = dataclasses.field(
+      default_factory=model_config.all_defaults)
+  explicit_flags: frozenset = frozenset()
+
+
+def export_checkpoint(config):
+  """Restores a checkpoint of train_dir and exports it; returns the path."""
+  model, flags, path = builders.load_trained_model(
+      config.train_dir, config.model_flags, config.explicit_flags,
+      config.checkpoint)
+  output_dir = config.output_dir or os.path.join(
+      config.train_dir, "export", f"step_{builders.checkpoint_step(path)}")
+  export_saved_model(model, flags, output_dir, config.top_k)
+  logging.info("Exported %s to %s", path, output_dir)
+  return output_dir

@@ -40,3 +40,9 @@ def resolve(train_dir, train_dir_given):
                  "SavedModel in %s", dirs.train_dir, dirs.summary_dir,
                  dirs.model_dir or "(none)")
   return dirs
+
+
+def tensorboard_dir(subdir):
+  """AIP_TENSORBOARD_LOG_DIR/subdir on Vertex AI, else None (the default)."""
+  logs = os.environ.get("AIP_TENSORBOARD_LOG_DIR", "")
+  return os.path.join(logs, subdir) if logs else None

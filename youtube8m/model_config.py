@@ -11,6 +11,7 @@ import os
 import tensorflow as tf
 
 from youtube8m import models
+from youtube8m import outputs
 from youtube8m import utils
 
 FILENAME = "model_flags.json"
@@ -81,13 +82,10 @@ def load(train_dir):
 
 
 def save(train_dir, config):
-  """Writes the configuration atomically (temp file, then rename)."""
+  """Writes the configuration whole or not at all (outputs.write_file)."""
   tf.io.gfile.makedirs(train_dir)
-  path = path_in(train_dir)
-  tmp = f"{path}.tmp-{os.getpid()}"
-  with tf.io.gfile.GFile(tmp, "w") as f:
-    json.dump(config, f, indent=2, sort_keys=True)
-  tf.io.gfile.rename(tmp, path, overwrite=True)
+  outputs.write_file(path_in(train_dir), lambda f: json.dump(
+      config, f, indent=2, sort_keys=True))
 
 
 def _same(a, b):

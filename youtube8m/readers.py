@@ -35,14 +35,14 @@ CHUNK_BYTES = 10 << 20
 MAX_CHUNKS = 32
 
 
-def _check(ok, make_message):
+def check(ok, make_message):
   """An op failing with `make_message()` (scalar string) unless `ok`."""
   message = tf.cond(ok, lambda: tf.constant(""),
                     lambda: utils.graph_error_message(make_message()))
   return tf.debugging.Assert(ok, [message], summarize=1)
 
 
-def _first_bad(bad, values):
+def first_bad(bad, values):
   """values[i] for the first i where bad[i] (bad: bool [N], values [N])."""
   return tf.gather(values, tf.argmax(tf.cast(bad, tf.int32)))
 
@@ -80,21 +80,21 @@ class _BaseReader:
     ids = tf.where(has_id, ids, old_ids)
     missing = tf.logical_not(
         tf.logical_or(has_id, context["video_id"].row_lengths() > 0))
-    checks = [_check(
+    checks = [check(
         tf.logical_not(tf.reduce_any(missing)),
         lambda: tf.strings.join([
-            "file ", tf.gather(self._files, _first_bad(missing, file_index)),
+            "file ", tf.gather(self._files, first_bad(missing, file_index)),
             ": a record has neither an 'id' nor a 'video_id' key"]))]
 
     labels = context["labels"]
     bad = tf.logical_or(labels.values >= self.num_classes, labels.values < 0)
     row = labels.value_rowids()
-    checks.append(_check(
+    checks.append(check(
         tf.logical_not(tf.reduce_any(bad)),
         lambda: tf.strings.join([
-            self._where(_first_bad(bad, tf.gather(file_index, row)),
-                        _first_bad(bad, tf.gather(ids, row))),
-            ": label id ", tf.strings.as_string(_first_bad(bad, labels.values)),
+            self._where(first_bad(bad, tf.gather(file_index, row)),
+                        first_bad(bad, tf.gather(ids, row))),
+            ": label id ", tf.strings.as_string(first_bad(bad, labels.values)),
             f" is outside [0, {self.num_classes}) (--num_classes="
             f"{self.num_classes}; the 2017 data has 4716 classes)"])))
     with tf.control_dependencies(checks):
@@ -125,11 +125,11 @@ class YT8MAggregatedFeatureReader(_BaseReader):
     for name, size in zip(self.feature_names, self.feature_sizes):
       lengths = parsed[name].row_lengths()
       bad = tf.not_equal(lengths, size)
-      checks.append(_check(
+      checks.append(check(
           tf.logical_not(tf.reduce_any(bad)),
           lambda n=name, s=size, b=bad, l=lengths: tf.strings.join([
-              self._where(_first_bad(b, file_index), _first_bad(b, ids)),
-              f": feature '{n}' has ", tf.strings.as_string(_first_bad(b, l)),
+              self._where(first_bad(b, file_index), first_bad(b, ids)),
+              f": feature '{n}' has ", tf.strings.as_string(first_bad(b, l)),
               f" values, expected {s} (a missing key has 0; check "
               "--feature_names/--feature_sizes)"])))
       columns.append(parsed[name].flat_values)
@@ -192,20 +192,20 @@ class YT8MFrameFeatureReader(_BaseReader):
         first = capped
       else:
         bad = tf.logical_or(bad, tf.not_equal(capped, first))
-      checks.append(_check(
+      checks.append(check(
           tf.logical_not(tf.reduce_any(bad)),
           lambda n=name, s=size, b=bad, c=counts, w=wrong, l=lengths:
           tf.strings.join([
-              self._where(_first_bad(b, file_index), _first_bad(b, ids)),
+              self._where(first_bad(b, file_index), first_bad(b, ids)),
               f": feature '{n}' ",
               tf.case([
-                  (_first_bad(b, c) == 0,
+                  (first_bad(b, c) == 0,
                    lambda: tf.constant("is missing (no frames)")),
                   (tf.reduce_any(w), lambda: tf.strings.join([
                       "has a frame of ", tf.strings.as_string(
-                          _first_bad(w, l)), f" bytes, expected {s}"]))],
+                          first_bad(w, l)), f" bytes, expected {s}"]))],
                       default=lambda: tf.strings.join([
-                          "has ", tf.strings.as_string(_first_bad(b, c)),
+                          "has ", tf.strings.as_string(first_bad(b, c)),
                           " frames, unlike the first feature "
                           f"'{self.feature_names[0]}'"])),
               " (check --feature_names/--feature_sizes)"])))
@@ -288,16 +288,8 @@ class YT8MFrameFeatureReader(_BaseReader):
 
 
 def get_reader(frame_features, num_classes, feature_names, feature_sizes,
-               max_frames=300, raw=False, segment_labels=False):
-  """The reader for `--frame_features` (and `--segment_labels`)."""
-  if segment_labels:
-    if not frame_features:
-      raise utils.Yt8mError(
-          "--segment_labels reads frame-level records (the 2019 segment "
-          "data): train with a frame-level model and --frame_features")
-    from youtube8m import segment_readers  # pylint: disable=g-import-not-at-top
-    return segment_readers.YT8MSegmentReader(
-        num_classes, feature_names, feature_sizes, max_frames, raw)
+               max_frames=300, raw=False):
+  """The video-level or frame-level reader (`--frame_features`)."""
   if frame_features:
     return YT8MFrameFeatureReader(num_classes, feature_names, feature_sizes,
                                   max_frames, raw)

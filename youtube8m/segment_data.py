@@ -12,7 +12,7 @@ As in the real data, each video is rated for one class of its labels
 0 (absent). The ratings follow the frames: the rated class is present in
 some segments of the video and absent from others; a present segment's
 frames carry the class's prototype (the same prototypes as the rest of the
-dataset, see make_dataset.Generator), an absent one's do not. The video's
+dataset, see synthetic.Generator), an absent one's do not. The video's
 other labels are present throughout. So a video-level model already ranks
 segments above chance, and fine-tuning on ratings can do better.
 
@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from youtube8m import examples
-from youtube8m import make_dataset
+from youtube8m import synthetic
 from youtube8m import segment_readers
 from youtube8m import utils
 
@@ -62,7 +62,7 @@ def segment_video(gen, rng, labels, rated, num_frames):
   """Frames and ratings of one video.
 
   Args:
-    gen: the dataset's make_dataset.Generator (prototypes, noise scales).
+    gen: the dataset's synthetic.Generator (prototypes, noise scales).
     rng: numpy Generator for this split.
     labels: the video's labels (list of ints).
     rated: the classes to rate (a subset of labels).
@@ -81,7 +81,7 @@ def segment_video(gen, rng, labels, rated, num_frames):
     present[cls] = mask
   steady = [c for c in labels if c not in present]
   frames = {}
-  for name, size in make_dataset.FEATURES:
+  for name, size in synthetic.FEATURES:
     protos = gen.prototypes[name]
     center = protos[steady].sum(axis=0) if steady else np.zeros(size)
     center = center + gen.video_noise * rng.standard_normal(size)
@@ -102,7 +102,7 @@ def write_segment_split(gen, rng, output_dir, split, ids, num_classes,
                         shards, id_key, frame_range):
   """Writes segment/<split>NNNN.tfrecord; returns {video_id: ratings}."""
   rated_ids = set(rated_classes(num_classes))
-  sets = [s for s in make_dataset.load_label_sets(num_classes, "validate")
+  sets = [s for s in synthetic.load_label_sets(num_classes, "validate")
           if rated_ids & set(s)] or [[c] for c in sorted(rated_ids)]
   rng.shuffle(sets)
   directory = os.path.join(output_dir, "segment")
@@ -138,7 +138,7 @@ def generate_segments(gen, output_dir, num_validate, num_test, shards,
   """
   rng = np.random.default_rng([seed, 2019])
   taken = set(taken_ids)
-  fresh = [i for i in make_dataset.make_ids(
+  fresh = [i for i in synthetic.make_ids(
       2 * (num_validate + num_test) + len(taken), id_key, rng)
            if i not in taken][:num_validate + num_test]
   return {

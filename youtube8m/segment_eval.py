@@ -31,14 +31,15 @@ import json
 import re
 import time
 
+from absl import flags
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
 from youtube8m import average_precision_calculator as ap_calculator
+from youtube8m import cli
 from youtube8m import eval_lib
 from youtube8m import eval_util
-from youtube8m import readers
 from youtube8m import segment_readers
 from youtube8m import tfrecords
 from youtube8m import utils
@@ -58,10 +59,23 @@ class SegmentEvaluator:
     log_every: batches between progress lines.
   """
 
+  SUMMARY_SUBDIR = "eval_segments"
+
   def __init__(self, model, loss_fn, dataset_fn, num_classes, log_every=10):
     self.model, self.loss_fn, self.dataset_fn = model, loss_fn, dataset_fn
     self.num_classes, self.log_every = num_classes, log_every
     self._step = tf.function(self._eval_step)
+
+  @classmethod
+  def from_config(cls, config, flags):
+    """(evaluator, checkpoint of its model) for an eval_lib.EvalConfig."""
+    model, loss_fn, dataset_fn = eval_lib.model_and_data(
+        config, flags, segment_labels=True)
+    return (cls(model, loss_fn, dataset_fn, flags["num_classes"]),
+            tf.train.Checkpoint(model=model))
+
+  def summarize(self, metrics, global_step, writer=None):
+    log_and_summarize(metrics, global_step, writer)
 
   def _eval_step(self, batch):
     """Only the rated (segment, class) entries [R] go to the host."""
@@ -98,7 +112,7 @@ class SegmentEvaluator:
                             minlength=self.num_classes)
     # Entries in reading order: equal scores rank in that order, as in the
     # submission inference writes.
-    aps = eval_util._class_aps(  # pylint: disable=protected-access
+    aps = eval_util.class_aps(
         scores, classes, ratings > 0, positives)
     loss, sizes = np.array(losses).T
     rated = np.unique(classes)
@@ -121,15 +135,6 @@ def log_and_summarize(metrics, global_step, writer=None, prefix="segment/"):
       tf.summary.scalar(prefix + "MAP", metrics["map"])
       tf.summary.scalar(prefix + "Avg_Loss", metrics["avg_loss"])
     writer.flush()
-
-
-def build_evaluator(config, flags):
-  """(model, checkpoint, SegmentEvaluator) for eval.py --segment_labels."""
-  model, loss_fn, dataset_fn = eval_lib.model_and_data(config, flags,
-                                                       segment_labels=True)
-  evaluator = SegmentEvaluator(model, loss_fn, dataset_fn,
-                               flags["num_classes"])
-  return model, tf.train.Checkpoint(model=model), evaluator
 
 
 # ------------------------------------------------------------- the scorer ---
@@ -253,8 +258,6 @@ def score_submission(submission, ratings, top_n=100000):
 
 
 def main(argv):
-  from absl import flags  # pylint: disable=import-outside-toplevel
-  from youtube8m import cli  # pylint: disable=import-outside-toplevel
   cli.check_no_positional_args(argv)
   f = flags.FLAGS
   if not f.eval_data_pattern or not f.submission_file:
@@ -271,7 +274,6 @@ def main(argv):
 
 
 def _define_flags():
-  from absl import flags  # pylint: disable=import-outside-toplevel
   flags.DEFINE_string("eval_data_pattern", "",
                       "Glob of segment-rated frame-level TFRecords.")
   flags.DEFINE_string("submission_file", "",
@@ -283,6 +285,5 @@ def _define_flags():
 
 
 if __name__ == "__main__":
-  from youtube8m import cli  # pylint: disable=g-import-not-at-top
   _define_flags()
   cli.run(main)

@@ -18,6 +18,7 @@ into place, like inference.py's video-level CSV.
 """
 
 import csv
+import dataclasses
 import io
 import time
 
@@ -25,15 +26,29 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from youtube8m import builders
 from youtube8m import eval_util
 from youtube8m import export
 from youtube8m import inference_lib
+from youtube8m import outputs
+from youtube8m import predictors
 from youtube8m import readers
 from youtube8m import segment_eval
-from youtube8m import segment_readers
+from youtube8m import settings
 from youtube8m import utils
 
 DEFAULT_LABEL_IDS = "segment_label_ids.csv"  # in youtube8m/data
+
+
+@dataclasses.dataclass
+class SegmentInferenceConfig(inference_lib.InferenceConfig):
+  """inference.py's settings plus those of `--segment_labels`."""
+  segment_max_pred: int = settings.setting(
+      100000, "Most segments per class in --segment_labels output.")
+  segment_label_ids_file: str = settings.setting(
+      "", "CSV (header 'Index') of the classes to predict with "
+      "--segment_labels, local or gs:// (default: the 1000 classes of the "
+      "2019 challenge, shipped with the package).")
 
 
 def load_class_whitelist(path, num_classes):
@@ -93,8 +108,8 @@ class TopSegments:
     scores = np.concatenate(self._scores, axis=1)
     index = np.concatenate(self._index, axis=1)
     # Columns are in index order (kept ones first, all lower than new ones),
-    # and _top_k ranks equal scores by lower column: by lower index.
-    best, columns = eval_util._top_k(scores, self.k)  # pylint: disable=protected-access
+    # and row_top_k ranks equal scores by lower column: by lower index.
+    best, columns = eval_util.row_top_k(scores, self.k)
     self._scores = [best]
     self._index = [np.take_along_axis(index, columns, 1)]
     self._held = best.shape[1]
@@ -112,7 +127,7 @@ def _segment_model(config):
     raise utils.Yt8mError(
         "--segment_labels needs a checkpoint (--train_dir or "
         "--input_model_tgz): an exported SavedModel predicts whole videos")
-  predictor = inference_lib.make_predictor(config)
+  predictor = predictors.make_predictor(config, checkpoint_only=True)
   if not predictor.flags["frame_features"]:
     raise utils.Yt8mError(
         f"--segment_labels needs a frame-level model; {predictor.flags['model']}"
@@ -125,12 +140,12 @@ def infer_segments(config):
   if config.segment_max_pred <= 0:
     raise utils.Yt8mError(f"--segment_max_pred={config.segment_max_pred}: "
                           "expected a positive integer")
+  if not inference_lib.pack_model_tgz(config):
+    return 0
   model, flags = _segment_model(config)
   whitelist = load_class_whitelist(config.segment_label_ids_file,
                                    flags["num_classes"])
-  reader = segment_readers.YT8MSegmentReader(
-      flags["num_classes"], flags["feature_names"], flags["feature_sizes"],
-      raw=True, all_segments=True)
+  reader = builders.make_reader(flags, segment_labels=True, all_segments=True)
   dataset = readers.make_dataset(reader, config.input_data_pattern,
                                  config.batch_size,
                                  num_readers=config.num_readers,
@@ -158,7 +173,7 @@ def infer_segments(config):
     for cls, row in zip(whitelist, best):
       f.write(f"{cls},{' '.join(segment_ids[i] for i in row)}\n")
 
-  inference_lib.write_atomically(config.output_file, write)
+  outputs.write_file(config.output_file, write)
   logging.info("Wrote %d classes x up to %d of %d segments to %s",
                len(whitelist), config.segment_max_pred, top.count,
                config.output_file)

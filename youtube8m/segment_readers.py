@@ -36,8 +36,6 @@ from youtube8m import readers
 SEGMENT_SIZE = 5  # frames (seconds) per segment
 _RATING_KEYS = ("segment_labels", "segment_start_times", "segment_scores")
 # The frame reader's error helpers, shared so messages look alike.
-_check = readers._check  # pylint: disable=protected-access
-_first_bad = readers._first_bad  # pylint: disable=protected-access
 
 
 def segment_id(video_id, start):
@@ -73,14 +71,14 @@ class YT8MSegmentReader(readers.YT8MFrameFeatureReader):
     counts = [labels.row_lengths(), starts.row_lengths(), scores.row_lengths()]
     uneven = tf.logical_or(tf.not_equal(counts[0], counts[1]),
                            tf.not_equal(counts[0], counts[2]))
-    checks = [_check(
+    checks = [readers.check(
         tf.logical_not(tf.reduce_any(uneven)),
         lambda: tf.strings.join([
-            self._where(_first_bad(uneven, file_index),
-                        _first_bad(uneven, ids)),
+            self._where(readers.first_bad(uneven, file_index),
+                        readers.first_bad(uneven, ids)),
             ": segment_labels, segment_start_times and segment_scores have ",
             tf.strings.reduce_join(tf.strings.as_string(
-                [_first_bad(uneven, c) for c in counts]),
+                [readers.first_bad(uneven, c) for c in counts]),
                                    separator=", "),
             " values; they must be parallel lists"]))]
     with tf.control_dependencies(checks):
@@ -105,11 +103,11 @@ class YT8MSegmentReader(readers.YT8MFrameFeatureReader):
                     " is not 1 (present) or 0 (absent)"]),
     ]
     for bad, describe in problems:
-      checks.append(_check(
+      checks.append(readers.check(
           tf.logical_not(tf.reduce_any(bad)),
           lambda b=bad, d=describe: tf.strings.join([self._where(
-              _first_bad(b, tf.gather(file_index, video)),
-              _first_bad(b, tf.gather(ids, video)))] + d(b))))
+              readers.first_bad(b, tf.gather(file_index, video)),
+              readers.first_bad(b, tf.gather(ids, video)))] + d(b))))
     return checks, video, start, label, score
 
   def _rated_segments(self, context, ids, num_frames, file_index):
@@ -209,7 +207,7 @@ class YT8MSegmentReader(readers.YT8MFrameFeatureReader):
 
 def _str(bad, values):
   """The first bad value as a string (ints exactly, floats as %g)."""
-  value = _first_bad(bad, values)
+  value = readers.first_bad(bad, values)
   if value.dtype.is_floating:
     return tf.strings.as_string(value, shortest=True)
   return tf.strings.as_string(value)

@@ -13,17 +13,17 @@ import time
 
 from absl import logging
 import keras
-import numpy as np
 import tensorflow as tf
 
+from youtube8m import builders
 from youtube8m import distribution
 from youtube8m import eval_util
 from youtube8m import export
-from youtube8m import losses
 from youtube8m import model_config
-from youtube8m import models
+from youtube8m import outputs
 from youtube8m import readers
-from youtube8m import utils
+from youtube8m import settings
+from youtube8m import trainer as trainer_lib
 from youtube8m import warm_start
 
 LOG_METRICS_EVERY = 10  # steps; the seed logged Hit@1/PERR/GAP every 10
@@ -31,178 +31,65 @@ LOG_METRICS_EVERY = 10  # steps; the seed logged Hit@1/PERR/GAP every 10
 
 @dataclasses.dataclass
 class TrainConfig:
-  """Every train.py flag, with the seed's defaults."""
-  train_dir: str = "/tmp/yt8m_model/"
-  train_data_pattern: str = ""
-  model_flags: dict = dataclasses.field(
-      default_factory=model_config.all_defaults)  # model_flags.json content
-  explicit_flags: frozenset = frozenset()  # model flags the user typed
-  start_new_model: bool = False
-  num_gpu: int = None
-  batch_size: int = 1024
-  regularization_penalty: float = 1.0
-  base_learning_rate: float = 0.01
-  learning_rate_decay: float = 0.95
-  learning_rate_decay_examples: int = 4000000
-  num_epochs: int = 5
-  max_steps: int = None
-  export_model_steps: int = 1000
-  save_checkpoint_secs: float = 600
-  num_readers: int = 8
-  optimizer: str = "AdamOptimizer"
-  clip_gradient_norm: float = 1.0
+  """Every train.py setting, with the seed's flag names and defaults."""
+  train_dir: str = settings.setting(
+      "/tmp/yt8m_model/", "Checkpoints, summaries, model_flags.json and "
+      "exports.")
+  train_data_pattern: str = settings.setting(
+      "", "Glob of training TFRecords (local or gs://).")
+  start_new_model: bool = settings.setting(
+      False, "Remove this train_dir's checkpoints and start afresh.")
+  num_gpu: int = settings.setting(
+      None, "Most GPUs to use (default: every visible GPU).")
+  batch_size: int = settings.setting(
+      1024, "Examples per replica (each GPU gets a full batch).")
+  regularization_penalty: float = settings.setting(
+      1.0, "Weight of the regularization loss.")
+  base_learning_rate: float = settings.setting(
+      0.01, "Learning rate before decay.")
+  learning_rate_decay: float = settings.setting(
+      0.95, "Decay factor per --learning_rate_decay_examples.")
+  learning_rate_decay_examples: int = settings.setting(
+      4000000, "Examples between learning rate decays (staircase).")
+  num_epochs: int = settings.setting(
+      5, "Passes over the data (0 or less: no limit).")
+  max_steps: int = settings.setting(None, "Stop after this many steps.")
+  export_model_steps: int = settings.setting(
+      1000, "Checkpoint and export every this many steps.")
+  save_checkpoint_secs: float = settings.setting(
+      600, "Also checkpoint after this many seconds.")
+  num_readers: int = settings.setting(8, "Files read in parallel.")
+  optimizer: str = settings.setting(
+      "AdamOptimizer", "AdamOptimizer, AdagradOptimizer, MomentumOptimizer, "
+      "GradientDescentOptimizer or RMSPropOptimizer.")
+  clip_gradient_norm: float = settings.setting(
+      1.0, "Clip each gradient tensor to this norm (<= 0: off).")
+  log_device_placement: bool = settings.setting(
+      False, "Log the device of every op.")
+  seed: int = settings.setting(
+      None, "Seed for shuffling and initialization.")
+  collective_timeout_secs: float = settings.setting(
+      distribution.DEFAULT_COLLECTIVE_TIMEOUT_SECS,
+      "Multi-worker (TF_CONFIG) only: fail with an error when an all-reduce "
+      "has waited this long for the other workers (<= 0: wait forever). A "
+      "dead peer is detected sooner, by missed heartbeats; this catches a "
+      "stuck one. Keep it above the longest checkpoint/export time.")
+  segment_labels: bool = settings.setting(
+      False, "Train on the rated 5-frame segments of 2019 frame-level "
+      "records (segment_labels/segment_start_times/segment_scores); the "
+      "loss counts only rated classes.")
+  init_from_checkpoint: str = settings.setting(
+      "", "Start this (new) train_dir from the model weights and "
+      "model_flags.json of another train_dir or checkpoint prefix, e.g. to "
+      "fine-tune a video-level model on segments (see warm_start.py). "
+      "Ignored once train_dir has its own checkpoint.")
   max_checkpoints_to_keep: int = 5
-  seed: int = None
+  # model_flags.json content given on the command line, and the typed flags.
+  model_flags: dict = dataclasses.field(
+      default_factory=model_config.all_defaults)
+  explicit_flags: frozenset = frozenset()
   summary_dir: str = ""  # TensorBoard scalars; default train_dir
   final_export_dir: str = ""  # a SavedModel written at the end (AIP_MODEL_DIR)
-  # Multi-worker: bound on each all-reduce (see youtube8m/distribution.py).
-  collective_timeout_secs: float = distribution.DEFAULT_COLLECTIVE_TIMEOUT_SECS
-  # 2019 segment fine-tuning (see youtube8m/warm_start.py, docs/segments.md).
-  segment_labels: bool = False  # train on rated 5-frame segments
-  init_from_checkpoint: str = ""  # start a fresh train_dir from these weights
-
-
-class _SummedGradients:
-  """Mixin: gradients reach the optimizer already summed over replicas.
-
-  Keras sums replicas' gradients inside `apply` and clips before that sum;
-  the seed clipped the summed gradients. The train step sums and clips
-  itself, so the optimizer must not sum again.
-  """
-
-  def _all_reduce_sum_gradients(self, grads_and_vars):
-    return grads_and_vars
-
-
-OPTIMIZERS = {
-    # The seed named tf.compat.v1.train optimizers; Adam keeps epsilon 1e-8.
-    "AdamOptimizer": lambda lr: (keras.optimizers.Adam, dict(
-        learning_rate=lr, epsilon=1e-8)),
-    "AdagradOptimizer": lambda lr: (keras.optimizers.Adagrad, dict(
-        learning_rate=lr, initial_accumulator_value=0.1, epsilon=1e-7)),
-    "GradientDescentOptimizer": lambda lr: (keras.optimizers.SGD, dict(
-        learning_rate=lr)),
-    "MomentumOptimizer": lambda lr: (keras.optimizers.SGD, dict(
-        learning_rate=lr, momentum=0.9)),
-    "RMSPropOptimizer": lambda lr: (keras.optimizers.RMSprop, dict(
-        learning_rate=lr, rho=0.9, momentum=0.0, epsilon=1e-10)),
-}
-
-
-def make_optimizer(name, learning_rate):
-  if name not in OPTIMIZERS:
-    raise utils.Yt8mError(f"--optimizer={name} is unknown; choose one of "
-                          f"{', '.join(sorted(OPTIMIZERS))}")
-  cls, kwargs = OPTIMIZERS[name](learning_rate)
-  if not hasattr(cls, "_all_reduce_sum_gradients"):
-    raise RuntimeError(f"this Keras version's {cls.__name__} has no "
-                       "_all_reduce_sum_gradients; gradient summing changed")
-  return type(cls.__name__, (_SummedGradients, cls), {})(**kwargs)
-
-
-class ExamplesStaircase(keras.optimizers.schedules.LearningRateSchedule):
-  """base * decay ** floor(step * examples_per_step / decay_examples)."""
-
-  def __init__(self, base, decay, decay_examples, examples_per_step):
-    self.base, self.decay = float(base), float(decay)
-    self.decay_examples = int(decay_examples)
-    self.examples_per_step = int(examples_per_step)
-
-  def __call__(self, step):
-    seen = tf.cast(step, tf.int64) * self.examples_per_step
-    stairs = seen // max(self.decay_examples, 1)
-    return self.base * tf.pow(self.decay, tf.cast(stairs, tf.float32))
-
-  def get_config(self):
-    return dict(base=self.base, decay=self.decay,
-                decay_examples=self.decay_examples,
-                examples_per_step=self.examples_per_step)
-
-
-class Trainer:
-  """One replicated training step: forward, loss, summed gradients, update.
-
-  On one replica the whole update (forward, backward, clipping, optimizer)
-  is compiled with XLA, which fuses the element-wise work around the
-  matmuls: about 1.1-1.6x the steps/sec on CPU (`python -m
-  youtube8m.benchmark train_step`). Under MirroredStrategy the gradient
-  all-reduce must stay outside XLA, so several replicas run uncompiled, and
-  so do models with `jit_compile = False` (LstmModel).
-  """
-
-  def __init__(self, model, loss_fn, optimizer, strategy,
-               regularization_penalty=1.0, clip_gradient_norm=1.0, top_k=20,
-               jit_compile=None):
-    self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-    self.strategy = strategy
-    self.regularization_penalty = regularization_penalty
-    self.clip_gradient_norm = clip_gradient_norm
-    self.top_k = top_k
-    if jit_compile is None:
-      jit_compile = (strategy.num_replicas_in_sync == 1 and
-                     getattr(model, "jit_compile", True))
-    # Keyed by with_metrics: predictions leave XLA only when metrics need
-    # them (returning them forces XLA to write [B, C] out every step).
-    self._update_fn = {False: self._update, True: self._update_and_predict}
-    if jit_compile:
-      self._update_fn = {k: tf.function(f, jit_compile=True)
-                         for k, f in self._update_fn.items()}
-    self._steps = {}
-
-  def _update(self, batch):
-    """(label_loss, reg_loss) after one optimizer step."""
-    return self._update_and_predict(batch)[:2]
-
-  def _update_and_predict(self, batch):
-    """(label_loss, reg_loss, predictions [B, C]) after one optimizer step."""
-    with tf.GradientTape() as tape:
-      predictions = self.model(batch, training=True)["predictions"]
-      label_loss = self.loss_fn.calculate_loss(
-          predictions, batch["labels"], label_weights=batch.get("label_weights"))
-      reg_loss = losses.regularization_loss(self.model)
-      loss = label_loss + self.regularization_penalty * reg_loss
-    variables = self.model.trainable_variables
-    grads = tape.gradient(loss, variables)
-    context = tf.distribute.get_replica_context()
-    if context is not None and self.strategy.num_replicas_in_sync > 1:
-      grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-    if self.clip_gradient_norm > 0:
-      grads = [losses.clip_by_norm(g, self.clip_gradient_norm)
-               for g in grads]
-    self.optimizer.apply(grads, variables)
-    return label_loss, reg_loss, predictions
-
-  def _replica_step(self, batch, with_metrics):
-    # XLA takes no string tensors (video ids); the model needs none.
-    numeric = {k: v for k, v in batch.items()
-               if isinstance(v, tuple) or v.dtype != tf.string}
-    outputs = self._update_fn[with_metrics](numeric)
-    out = {"label_loss": outputs[0], "reg_loss": outputs[1]}
-    if with_metrics:
-      predictions = outputs[2]
-      # Outside XLA: the top-k depth for PERR depends on the batch.
-      out.update(eval_util.top_k_summary(predictions, batch["labels"],
-                                         self.top_k))
-    return out
-
-  def step(self, batch, with_metrics=False):
-    """Runs one step on a distributed batch; returns host numpy values.
-
-    Losses are averaged over replicas; metric summaries are concatenated
-    over this worker's replicas.
-    """
-    if with_metrics not in self._steps:
-      self._steps[with_metrics] = tf.function(
-          lambda b: self.strategy.run(self._replica_step,
-                                      args=(b, with_metrics)))
-    outputs = self._steps[with_metrics](batch)
-    result = {}
-    for key, value in outputs.items():
-      parts = [np.asarray(v) for v in
-               self.strategy.experimental_local_results(value)]
-      result[key] = (float(np.mean(parts)) if key.endswith("loss")
-                     else np.concatenate(parts))
-    return result
 
 
 def _prepare_train_dir(config, chief):
@@ -235,37 +122,15 @@ def _prepare_train_dir(config, chief):
   return flags
 
 
-def build(flags):
-  """(model, loss_fn) for a resolved model configuration."""
-  cls = models.get_model_class(flags["model"])
-  if cls.frame_level != bool(flags["frame_features"]):
-    raise utils.Yt8mError(
-        f"--model={flags['model']} reads "
-        f"{'frame' if cls.frame_level else 'video'}-level features: "
-        f"{'add' if cls.frame_level else 'drop'} --frame_features and set "
-        "--feature_names/--feature_sizes to match")
-  model_flags = {k: v for k, v in flags.items()
-                 if k in models.MODEL_FLAGS}
-  model = models.build_model(flags["model"], flags["num_classes"],
-                             **model_flags)
-  return model, losses.get_loss(flags["label_loss"])
-
-
-def feature_size(flags):
-  return sum(utils.parse_feature_flags(flags["feature_names"],
-                                       flags["feature_sizes"])[1])
-
-
 def _dataset_fn(config, flags):
   """Per-input-pipeline dataset: files sharded across workers."""
-  reader = readers.get_reader(flags["frame_features"], flags["num_classes"],
-                              flags["feature_names"], flags["feature_sizes"],
-                              raw=True, segment_labels=config.segment_labels)
+  reader = builders.make_reader(flags, segment_labels=config.segment_labels)
 
   def dataset_fn(context):
     return readers.make_dataset(
         reader, config.train_data_pattern, config.batch_size,
-        num_epochs=config.num_epochs, shuffle=True,
+        num_epochs=(config.num_epochs if config.num_epochs and
+                    config.num_epochs > 0 else None), shuffle=True,
         num_readers=config.num_readers, seed=config.seed,
         shard=(context.num_input_pipelines, context.input_pipeline_id),
         flag_name="--train_data_pattern")
@@ -304,9 +169,14 @@ def train(config, strategy=None):
   Returns:
     The final global step.
   """
+  tf.debugging.set_log_device_placement(config.log_device_placement)
+  if config.seed is not None:
+    keras.utils.set_random_seed(config.seed)
   strategy = strategy or distribution.get_strategy(
       config.num_gpu, config.collective_timeout_secs)
   chief = distribution.is_chief(strategy)
+  if chief:
+    outputs.remove_stale(config.train_dir)
   flags = _prepare_train_dir(warm_start.inherit_flags(config), chief)
   replicas = strategy.num_replicas_in_sync
   examples_per_step = config.batch_size * replicas
@@ -316,13 +186,12 @@ def train(config, strategy=None):
   dataset = strategy.distribute_datasets_from_function(
       _dataset_fn(config, flags))
   with strategy.scope():
-    model, loss_fn = build(flags)
-    model.create_variables(feature_size(flags))
-    schedule = ExamplesStaircase(config.base_learning_rate,
+    model, loss_fn = builders.build_model(flags)
+    schedule = trainer_lib.ExamplesStaircase(config.base_learning_rate,
                                  config.learning_rate_decay,
                                  config.learning_rate_decay_examples,
                                  examples_per_step)
-    optimizer = make_optimizer(config.optimizer, schedule)
+    optimizer = trainer_lib.make_optimizer(config.optimizer, schedule)
     optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
   out_dir = distribution.worker_dir(config.train_dir, strategy)
@@ -334,7 +203,7 @@ def train(config, strategy=None):
     logging.info("Restored %s at step %d", latest, _global_step(optimizer))
   elif warm_start.applies(config):
     warm_start.restore_weights(model, config)
-  trainer = Trainer(model, loss_fn, optimizer, strategy,
+  trainer = trainer_lib.Trainer(model, loss_fn, optimizer, strategy,
                     config.regularization_penalty, config.clip_gradient_norm)
   writer = (tf.summary.create_file_writer(config.summary_dir or
                                           config.train_dir) if chief

@@ -16,7 +16,7 @@ tf.config.set_logical_device_configuration(
 
 from youtube8m import losses  # pylint: disable=g-import-not-at-top
 from youtube8m import models  # pylint: disable=g-import-not-at-top
-from youtube8m import train_lib  # pylint: disable=g-import-not-at-top
+from youtube8m import trainer  # pylint: disable=g-import-not-at-top
 
 MODEL, CLIP, OPTIMIZER = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 HALF, DIM, CLASSES = 8, 12, 6
@@ -55,9 +55,9 @@ loss_fn = losses.get_loss("CrossEntropyLoss")
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
   model = new_model()
-  optimizer = train_lib.make_optimizer(OPTIMIZER, 0.1)
+  optimizer = trainer.make_optimizer(OPTIMIZER, 0.1)
   optimizer.build(model.trainable_variables)
-trainer = train_lib.Trainer(model, loss_fn, optimizer, strategy,
+trainer = trainer.Trainer(model, loss_fn, optimizer, strategy,
                             regularization_penalty=1.0,
                             clip_gradient_norm=CLIP)
 sizes = []
@@ -86,7 +86,7 @@ for half in halves:
   summed = grads if summed is None else [a + b for a, b in zip(summed, grads)]
 if CLIP > 0:
   summed = [tf.clip_by_norm(g, CLIP) for g in summed]
-ref_optimizer = train_lib.make_optimizer(OPTIMIZER, 0.1)
+ref_optimizer = trainer.make_optimizer(OPTIMIZER, 0.1)
 ref_optimizer.apply(summed, reference.trainable_variables)
 
 initial = new_model()

@@ -2,7 +2,7 @@ r"""Training step throughput against a bare matmul bound of the same shapes.
 
   python -m youtube8m.benchmark train_step --model=LogisticModel
 
-Times `train_lib.Trainer.step` (forward, loss, gradients, clipping, Adam
+Times `trainer.Trainer.step` (forward, loss, gradients, clipping, Adam
 update, as train.py runs it) on in-memory batches, so the input pipeline is
 left out. In the same run it times a bare forward + backward matmul of the
 classifier's shapes ([batch, features] x [features, classes] and the weight
@@ -20,9 +20,10 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from youtube8m import builders
 from youtube8m import model_config
 from youtube8m import models
-from youtube8m import train_lib
+from youtube8m import trainer as trainer_lib
 from youtube8m import utils
 
 flags.DEFINE_string("model", "LogisticModel", "Model to time.")
@@ -85,10 +86,9 @@ def train_step(model_name, batch, features, classes, frame, num_frames):
   flags_.update(model=model_name, num_classes=classes, frame_features=frame,
                 feature_names="x", feature_sizes=str(features))
   strategy = tf.distribute.get_strategy()
-  model, loss_fn = train_lib.build(flags_)
-  model.create_variables(features)
-  optimizer = train_lib.make_optimizer("AdamOptimizer", 0.001)
-  trainer = train_lib.Trainer(model, loss_fn, optimizer, strategy)
+  model, loss_fn = builders.build_model(flags_)
+  optimizer = trainer_lib.make_optimizer("AdamOptimizer", 0.001)
+  trainer = trainer_lib.Trainer(model, loss_fn, optimizer, strategy)
   rng = np.random.default_rng(0)
   shape = [batch, num_frames, features] if frame else [batch, features]
   data = {"video_matrix": tf.constant(rng.integers(0, 256, shape, np.uint8))
