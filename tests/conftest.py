@@ -10,4 +10,4 @@ if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
 # Session-scoped `gcs` fixture: a local GCS emulator for gs:// tests.
-from gcs_emulator import gcs  # noqa: E402,F401  pylint: disable=unused-import
+from support.gcs_emulator import gcs  # noqa: E402,F401  pylint: disable=unused-import

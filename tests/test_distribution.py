@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-import workflow_helpers as wh
+from support import workflow_helpers as wh
 from youtube8m import distribution
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,clip,optimizer", [
     ("LogisticModel", 0.0, "GradientDescentOptimizer"),
     ("MoeModel", 0.05, "AdamOptimizer"),  # clipping bites: clip after the sum

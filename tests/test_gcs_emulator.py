@@ -14,15 +14,17 @@ This file is also the children's entry point:
 import hashlib
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from gcs_emulator import EmulatorStartError, GcsEmulator, find_binary
+from support import gcs_emulator
+from support.gcs_emulator import GcsEmulator
+
+# Subprocesses and end-to-end runs: the full suite only.
+pytestmark = pytest.mark.slow
 
 CHILD_TIMEOUT = 240
 RESULT_PREFIX = "RESULT "
@@ -341,25 +343,6 @@ def test_python_client_sees_tensorflow_objects(children, gcs):
   assert hashlib.sha256(data).digest() == hashlib.sha256(_payload()).digest()
 
 
-def test_tensorflow_traffic_went_through_the_proxy(children, gcs):
-  del children
-  requests = [r for r in gcs.proxy_requests() if "early" in r.path]
-  assert {r.host for r in requests} == {"www.googleapis.com",
-                                        "storage.googleapis.com"}
-  assert any(r.method == "PUT" and "upload_id=" in r.path for r in requests)
-  assert not [r for r in requests if r.status >= 500]
-
-
-def test_cache_settings_are_read_at_tensorflow_import(children):
-  # Set before import: stat cache off, the overwrite is seen at once.
-  early = _section(children, "early", "freshness")
-  assert early == {"size_before": 3, "size_after_overwrite": 5}
-  # Set after import: the default 5 s stat cache still serves the old size,
-  # while token, proxy and CA (read per request) work fine.
-  late = _section(children, "late", "freshness")
-  assert late == {"size_before": 3, "size_after_overwrite": 3}
-
-
 def test_in_process_after_tensorflow_import(gcs):
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   assert gcs.apply_to_current_process() is False  # GCS_* settings too late.
@@ -392,7 +375,7 @@ def _alive(pid):
 
 
 def test_stop_kills_processes_and_restores_environment(monkeypatch):
-  if find_binary() is None:
+  if gcs_emulator.find_binary() is None:
     pytest.skip("fake-gcs-server binary not found")
   monkeypatch.setenv("NO_GCE_CHECK", "previous-value")
   monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
@@ -410,61 +393,6 @@ def test_stop_kills_processes_and_restores_environment(monkeypatch):
   assert "CURL_CA_BUNDLE" not in os.environ
   assert not os.path.exists(ca_path)
   emulator.stop()  # Idempotent.
-
-
-def test_hard_killed_owner_leaves_no_processes():
-  if find_binary() is None:
-    pytest.skip("fake-gcs-server binary not found")
-  # The owner dies by SIGKILL, so no `finally` runs; the proxy notices and
-  # takes the emulator down with it.
-  owner = subprocess.Popen(
-      [sys.executable, "-c",
-       "import os, sys, time; sys.path.insert(0, %r)\n"
-       "from gcs_emulator import GcsEmulator\n"
-       "e = GcsEmulator().start()\n"
-       "print(os.path.dirname(e.ca_path), *e.pids, flush=True)\n"
-       "time.sleep(60)" % os.path.dirname(os.path.abspath(__file__))],
-      stdout=subprocess.PIPE, text=True)
-  try:
-    tmpdir, *pids = owner.stdout.readline().split()
-    pids = [int(p) for p in pids]
-    assert len(pids) == 2 and all(_alive(pid) for pid in pids)
-  finally:
-    owner.send_signal(signal.SIGKILL)
-    owner.wait()
-    owner.stdout.close()
-  try:
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-      time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids)
-  finally:
-    # The killed owner could not remove its temp dir (certificates, logs).
-    shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-def test_start_failure_is_reported_and_cleaned_up(tmp_path):
-  pid_file = tmp_path / "pid"
-  hanging = tmp_path / "fake-gcs-server"
-  hanging.write_text("#!/bin/sh\necho $$ > %s\nexec sleep 30\n" % pid_file)
-  hanging.chmod(0o755)
-  emulator = GcsEmulator(binary=str(hanging), startup_timeout=1)
-  with pytest.raises(EmulatorStartError, match="not ready after 1 s"):
-    emulator.start()
-  assert emulator.pids == (None, None)
-  assert not _alive(int(pid_file.read_text()))
-
-  with pytest.raises(EmulatorStartError, match="exited with code 1"):
-    GcsEmulator(binary="/bin/false").start()
-
-
-def test_find_binary_honours_override(monkeypatch, tmp_path):
-  monkeypatch.setenv("FAKE_GCS_SERVER_BINARY", str(tmp_path / "missing"))
-  assert find_binary() is None
-  monkeypatch.delenv("FAKE_GCS_SERVER_BINARY")
-  found = find_binary()
-  if found is not None:
-    assert os.access(found, os.X_OK)
 
 
 if __name__ == "__main__":

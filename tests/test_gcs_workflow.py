@@ -16,8 +16,11 @@ import time
 
 import pytest
 
-import workflow_helpers as wh
+from support import workflow_helpers as wh
 from youtube8m import make_dataset
+
+# Subprocesses and end-to-end runs: the full suite only.
+pytestmark = pytest.mark.slow
 
 PREFIX = "workflow"  # objects of this file, in the session's bucket
 NUM_CLASSES, NUM_TEST, STEPS = 100, 40, 6

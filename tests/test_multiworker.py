@@ -27,9 +27,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import workflow_helpers as wh
+from support import workflow_helpers as wh
 from youtube8m import distribution
 from youtube8m import make_dataset
+
+# Subprocesses and end-to-end runs: the full suite only.
+pytestmark = pytest.mark.slow
 
 NUM_CLASSES = 100  # small, so a step's all-reduce is cheap
 STEP_LINE = re.compile(r"training step (\d+) \| Loss: ([0-9.]+)")

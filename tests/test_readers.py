@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import records
+from support import records
 from youtube8m import model_utils
 from youtube8m import readers
 from youtube8m import tfrecords

@@ -10,8 +10,11 @@ import time
 
 import pytest
 
-import workflow_helpers as wh
+from support import workflow_helpers as wh
 from youtube8m import make_dataset
+
+# Subprocesses and end-to-end runs: the full suite only.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(name="data", scope="module")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import records
-import workflow_helpers as wh
+from support import records
+from support import workflow_helpers as wh
 from youtube8m import builders
 from youtube8m import eval_lib
 from youtube8m import losses
@@ -22,7 +22,6 @@ from youtube8m import segment_inference
 from youtube8m import segment_readers
 from youtube8m import train_lib
 from youtube8m import utils
-from youtube8m import warm_start
 
 RNG = np.random.default_rng(2019)
 
@@ -275,23 +274,6 @@ def test_whitelist_errors(tmp_path):
   assert len(default) == 1000 and list(default) == sorted(default)
 
 
-def test_init_from_checkpoint_takes_the_source_flags(tmp_path):
-  source, _ = _checkpoint_dir(tmp_path, 1.0)
-  config = train_lib.TrainConfig(
-      train_dir=str(tmp_path / "new"), init_from_checkpoint=source,
-      explicit_flags=frozenset({"model"}),
-      model_flags=dict(model_config.all_defaults(), model="DbofModel"))
-  with pytest.raises(utils.Yt8mError, match="--model=DbofModel .saved: "
-                     "FrameLevelLogisticModel. contradicts"):
-    warm_start.inherit_flags(config)
-  config.explicit_flags = frozenset()
-  inherited = warm_start.inherit_flags(config).model_flags
-  assert inherited == model_config.load(source)
-  config.init_from_checkpoint = str(tmp_path / "missing")
-  with pytest.raises(utils.Yt8mError, match="neither a train_dir nor"):
-    warm_start.inherit_flags(config)
-
-
 # -------------------------------------------------------------------- MAP ---
 
 def test_map_at_n_of_a_hand_built_submission(tmp_path):
@@ -364,6 +346,7 @@ def _segment_map(train_dir, pattern):
       run_once=True), segment_eval.SegmentEvaluator)
 
 
+@pytest.mark.slow
 def test_generated_ratings_follow_the_frames(data):
   gen = synthetic.Generator(3862, seed=11, signal=0.4)  # same prototypes
   reader = segment_readers.YT8MSegmentReader(3862, "audio", "128")
@@ -388,6 +371,7 @@ def test_generated_ratings_follow_the_frames(data):
     assert not {"segment_labels", "segment_scores"} & set(context)
 
 
+@pytest.mark.slow
 def test_video_level_then_segments_end_to_end(data, tmp_path):
   video_dir, segment_dir = str(tmp_path / "video"), str(tmp_path / "seg")
   fit, held_out = (f"{data}/segment/validate0000.tfrecord",

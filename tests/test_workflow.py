@@ -2,23 +2,20 @@
 
 import json
 import os
-import tarfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import workflow_helpers as wh
+from support import workflow_helpers as wh
 from youtube8m import eval_lib
 from youtube8m import eval_util
 from youtube8m import export
 from youtube8m import inference_lib
 from youtube8m import make_dataset
-from youtube8m import model_archive
 from youtube8m import model_config
 from youtube8m import readers
 from youtube8m import train_lib
-from youtube8m import trainer
 from youtube8m import utils
 
 VIDEO_FLAGS = dict(feature_names="mean_rgb,mean_audio",
@@ -67,6 +64,7 @@ def _random_gap(labels):
       np.random.default_rng(0).random(truth.shape), truth)
 
 
+@pytest.mark.slow
 def test_train_eval_infer_export_agree(data, tmp_path):
   train_dir = str(tmp_path / "logistic")
   assert _train(data, train_dir, 30) == 30
@@ -123,6 +121,7 @@ def test_train_eval_infer_export_agree(data, tmp_path):
   assert open(tgz_csv).read() == open(csv_path).read()
 
 
+@pytest.mark.slow
 def test_models_learn_well_above_random(data, tmp_path):
   random_gap = _random_gap(wh.read_labels(f"{data}/validate_labels.csv"))
   # Audio features only (128 values) keep MoE's 3862 x 5 x D weights small.
@@ -134,6 +133,7 @@ def test_models_learn_well_above_random(data, tmp_path):
     assert gap > 0.2 and gap > 1000 * random_gap, (model, gap, random_gap)
 
 
+@pytest.mark.slow
 def test_restart_reuses_saved_flags_and_rejects_conflicts(data, tmp_path):
   train_dir = str(tmp_path / "moe")
   _train(data, train_dir, 3, model="MoeModel", moe_num_mixtures=3)
@@ -156,32 +156,6 @@ def test_restart_reuses_saved_flags_and_rejects_conflicts(data, tmp_path):
       "moe_num_mixtures"] == 4
 
 
-def test_model_tgz_refuses_members_outside_target(tmp_path):
-  evil = tmp_path / "evil.tgz"
-  payload = tmp_path / "payload.txt"
-  payload.write_text("x")
-  with tarfile.open(evil, "w:gz") as tar:
-    tar.add(payload, arcname="../../escaped.txt")
-  with pytest.raises(utils.Yt8mError, match="refusing member '../../escaped"):
-    model_archive.safe_extract(str(evil), str(tmp_path / "target"))
-  assert not (tmp_path / "escaped.txt").exists()
-
-
-def test_learning_rate_staircase_counts_examples():
-  schedule = trainer.ExamplesStaircase(0.01, 0.5, 1000, examples_per_step=300)
-  # step 3 -> 900 examples (no decay yet); step 4 -> 1200 (one decay).
-  assert float(schedule(3)) == pytest.approx(0.01)
-  assert float(schedule(4)) == pytest.approx(0.005)
-  assert float(schedule(7)) == pytest.approx(0.0025)
-
-
-def test_adam_uses_the_seed_epsilon():
-  optimizer = trainer.make_optimizer("AdamOptimizer", 0.01)
-  assert optimizer.epsilon == 1e-8
-  with pytest.raises(utils.Yt8mError, match="AdagradOptimizer"):
-    trainer.make_optimizer("NoSuchOptimizer", 0.01)
-
-
 @pytest.fixture(name="frame_data", scope="module")
 def _frame_data(tmp_path_factory):
   out = str(tmp_path_factory.mktemp("yt8m_frames"))
@@ -191,6 +165,7 @@ def _frame_data(tmp_path_factory):
   return out
 
 
+@pytest.mark.slow
 def test_frame_level_two_features_end_to_end(frame_data, tmp_path):
   """rgb+audio frames: the raw reader hands the model one uint8 matrix per
   feature, in row chunks for these batch sizes (train 48, eval 50,

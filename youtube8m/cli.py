@@ -48,7 +48,17 @@ def run(main):
       print(f"error: {message}", file=sys.stderr)
       sys.exit(1)
 
-  app.run(guarded)
+  try:
+    app.run(guarded)
+  except SystemExit as e:
+    # absl exits 1 after printing --help; asking for help is no failure.
+    if e.code == 1 and _HELP_ARGS & set(sys.argv[1:]):
+      sys.exit(0)
+    raise
+
+
+_HELP_ARGS = {"--help", "-help", "-h", "-?", "--helpshort", "--helpfull",
+              "--helpxml"}
 
 
 class UsageError(utils.Yt8mError):

@@ -1,6 +1,6 @@
 """Evaluation metrics of YouTube-8M: Hit@1, PERR, GAP and per-class AP (mAP).
 
-Definitions (SPEC section 5), for predictions and labels of shape
+Definitions (the starter code's, see the README's Metrics section), for predictions and labels of shape
 [num_videos, num_classes], a label > 0 meaning positive:
   Hit@1  mean over videos of the label value at the top-scored class.
   PERR   per video with n positives: the fraction of positives among its n
@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from youtube8m import average_precision_calculator as ap_calculator
+from youtube8m import losses as losses_lib
 
 
 def _as_matrices(predictions, labels):
@@ -343,7 +344,7 @@ class EvaluationMetrics:
     return {
         "avg_hit_at_one": float(np.mean(batch["hit"])),
         "avg_perr": float(np.mean(batch["perr"])),
-        "avg_loss": float(np.sum(losses * sizes) / np.sum(sizes)),
+        "avg_loss": losses_lib.batch_weighted_mean(losses, sizes),
         "gap": _pooled_ap(batch["scores"], batch["positive"],
                           np.sum(batch["num_positives"], dtype=np.int64)),
         "aps": aps,

@@ -8,9 +8,10 @@ none samples randomly outside training, so evaluation is reproducible.
 import keras
 import tensorflow as tf
 
+from youtube8m import losses
 from youtube8m import model_utils
 from youtube8m import models
-from youtube8m import video_level_models
+from youtube8m import video_level_models  # noqa: F401  (registers MoeModel, the default classifier)
 
 
 models.define_flag("iterations", 30, "Frames DbofModel samples per video.",
@@ -86,7 +87,7 @@ class FrameLevelLogisticModel(models.BaseModel):
     super().__init__(num_classes, **model_flags)
     self.logistic = keras.layers.Dense(
         self.num_classes, activation="sigmoid",
-        kernel_regularizer=video_level_models.l2_regularizer(l2_penalty),
+        kernel_regularizer=losses.l2_regularizer(l2_penalty),
         name="logistic")
 
   def classify(self, model_input, num_frames, training=False):

@@ -1,4 +1,4 @@
-"""Label losses (SPEC section 4) and the regularization loss of a model.
+"""Label losses (the starter code's three) and the regularization loss of a model.
 
 Every loss takes predictions that are probabilities, float [B, C], and
 multi-hot labels [B, C], and returns a float32 scalar: the per-video loss
@@ -8,6 +8,7 @@ gives unrated classes weight 0 so they contribute nothing.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from youtube8m import utils
@@ -68,6 +69,24 @@ class L2(keras.regularizers.Regularizer):
 
   def get_config(self):
     return {"l2": self.l2}
+
+
+def l2_regularizer(l2_penalty):
+  """The seed's `l2_penalty * sum(w^2) / 2` (tf.nn.l2_loss), or None for 0.
+
+  L2(l) is `l * sum(w^2)`, hence the halving.
+  """
+  if not l2_penalty:
+    return None
+  return L2(float(l2_penalty) / 2.0)
+
+
+def batch_weighted_mean(losses, sizes):
+  """Mean of per-batch mean losses [N] weighted by batch sizes [N]: the
+  mean loss per example over a whole pass."""
+  losses = np.asarray(losses, np.float64)
+  sizes = np.asarray(sizes, np.float64)
+  return float(np.sum(losses * sizes) / np.sum(sizes))
 
 
 class BaseLoss:

@@ -1,6 +1,6 @@
 r"""Segment-level (2019) evaluation: eval.py's evaluator and the MAP@N scorer.
 
-The metric (SPEC section 5): for each rated class c, the ranked list of
+The metric (the 2019 Kaggle MAP@N): for each rated class c, the ranked list of
 segments "<video_id>:<start_second>" is scored against the human ratings:
 
   AP_c = sum_i precision@i * rel_i / P_c,     MAP = mean_c AP_c
@@ -40,6 +40,7 @@ from youtube8m import average_precision_calculator as ap_calculator
 from youtube8m import cli
 from youtube8m import eval_lib
 from youtube8m import eval_util
+from youtube8m import losses as losses_lib
 from youtube8m import segment_readers
 from youtube8m import tfrecords
 from youtube8m import utils
@@ -117,7 +118,7 @@ class SegmentEvaluator:
     loss, sizes = np.array(losses).T
     rated = np.unique(classes)
     return {"map": float(np.nanmean(aps)) if positives.any() else 0.0,
-            "aps": aps, "avg_loss": float(np.sum(loss * sizes) / np.sum(sizes)),
+            "aps": aps, "avg_loss": losses_lib.batch_weighted_mean(loss, sizes),
             "num_classes": int(np.count_nonzero(positives)),
             "num_rated_classes": int(rated.size),
             "num_segments": segments, "num_ratings": int(classes.size)}
@@ -179,9 +180,10 @@ def read_ratings(data_pattern, num_classes=3862):
                 f"{where}: segment label id {label} is outside [0, "
                 f"{num_classes}) (--num_classes={num_classes})")
           if start < 0 or start % segment_readers.SEGMENT_SIZE:
-            raise utils.Yt8mError(f"{where}: segment start time {start} is "
-                                  "not a multiple of 5 seconds >= 0")
-          if score not in (0.0, 1.0):
+            raise utils.Yt8mError(
+                f"{where}: segment start time {start} is not a multiple of "
+                f"{segment_readers.SEGMENT_SIZE} seconds >= 0")
+          if score not in (segment_readers.ABSENT, segment_readers.PRESENT):
             raise utils.Yt8mError(f"{where}: segment score {score:g} is not "
                                   "1 (present) or 0 (absent)")
           key = segment_readers.segment_id(video, start)

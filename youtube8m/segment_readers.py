@@ -34,6 +34,7 @@ from youtube8m import model_utils
 from youtube8m import readers
 
 SEGMENT_SIZE = 5  # frames (seconds) per segment
+PRESENT, ABSENT = 1.0, 0.0  # the two values of a segment rating
 _RATING_KEYS = ("segment_labels", "segment_start_times", "segment_scores")
 # The frame reader's error helpers, shared so messages look alike.
 
@@ -98,7 +99,7 @@ class YT8MSegmentReader(readers.YT8MFrameFeatureReader):
                     " is beyond the video's ", _str(b, frames),
                     f" frames (only the first {self.max_frames} are read; "
                     "a segment needs start < num_frames)"]),
-        (tf.logical_and(tf.not_equal(score, 0.0), tf.not_equal(score, 1.0)),
+        (tf.logical_and(tf.not_equal(score, ABSENT), tf.not_equal(score, PRESENT)),
          lambda b: [": segment score ", _str(b, score),
                     " is not 1 (present) or 0 (absent)"]),
     ]

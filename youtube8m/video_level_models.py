@@ -16,16 +16,6 @@ models.define_flag(
     "that predicts 0 is added).", models.positive_int)
 
 
-def l2_regularizer(l2_penalty):
-  """The seed's `l2_penalty * sum(w^2) / 2` (tf.nn.l2_loss), or None for 0.
-
-  L2(l) is `l * sum(w^2)`, hence the halving.
-  """
-  if not l2_penalty:
-    return None
-  return losses.L2(float(l2_penalty) / 2.0)
-
-
 @models.register
 class LogisticModel(models.BaseModel):
   """Logistic regression: one dense layer and a sigmoid per class."""
@@ -35,7 +25,7 @@ class LogisticModel(models.BaseModel):
     super().__init__(num_classes, **model_flags)
     self.logistic = keras.layers.Dense(
         self.num_classes, activation="sigmoid",
-        kernel_regularizer=l2_regularizer(l2_penalty), name="logistic")
+        kernel_regularizer=losses.l2_regularizer(l2_penalty), name="logistic")
 
   def classify(self, model_input, num_frames, training=False):
     """model_input: float32 [B, D] -> probabilities [B, num_classes]."""
@@ -61,13 +51,13 @@ class MoeModel(models.BaseModel):
                              l2_penalty=l2_penalty)
     super().__init__(num_classes, **model_flags)
     self.num_mixtures = int(moe_num_mixtures)
-    # No gate bias, as in the original (SPEC section 3).
+    # No gate bias, as in the original starter code.
     self.gates = keras.layers.Dense(
         self.num_classes * (self.num_mixtures + 1), use_bias=False,
-        kernel_regularizer=l2_regularizer(l2_penalty), name="gates")
+        kernel_regularizer=losses.l2_regularizer(l2_penalty), name="gates")
     self.experts = keras.layers.Dense(
         self.num_classes * self.num_mixtures,
-        kernel_regularizer=l2_regularizer(l2_penalty), name="experts")
+        kernel_regularizer=losses.l2_regularizer(l2_penalty), name="experts")
 
   def classify(self, model_input, num_frames, training=False):
     """model_input: float32 [B, D] -> probabilities [B, num_classes]."""

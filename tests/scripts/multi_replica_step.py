@@ -16,7 +16,7 @@ tf.config.set_logical_device_configuration(
 
 from youtube8m import losses  # pylint: disable=g-import-not-at-top
 from youtube8m import models  # pylint: disable=g-import-not-at-top
-from youtube8m import trainer  # pylint: disable=g-import-not-at-top
+from youtube8m import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 
 MODEL, CLIP, OPTIMIZER = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 HALF, DIM, CLASSES = 8, 12, 6
@@ -55,9 +55,9 @@ loss_fn = losses.get_loss("CrossEntropyLoss")
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
   model = new_model()
-  optimizer = trainer.make_optimizer(OPTIMIZER, 0.1)
+  optimizer = trainer_lib.make_optimizer(OPTIMIZER, 0.1)
   optimizer.build(model.trainable_variables)
-trainer = trainer.Trainer(model, loss_fn, optimizer, strategy,
+step_runner = trainer_lib.Trainer(model, loss_fn, optimizer, strategy,
                             regularization_penalty=1.0,
                             clip_gradient_norm=CLIP)
 sizes = []
@@ -71,7 +71,7 @@ def replica_half(context):
 batch = strategy.experimental_distribute_values_from_function(replica_half)
 seen = [int(tf.shape(v)[0]) for v in
         strategy.experimental_local_results(batch["labels"])]
-trainer.step(batch)
+step_runner.step(batch)
 
 # Reference: one device, gradient = sum of the two half-batch gradients,
 # then per-tensor clipping, then the same optimizer.
@@ -86,7 +86,7 @@ for half in halves:
   summed = grads if summed is None else [a + b for a, b in zip(summed, grads)]
 if CLIP > 0:
   summed = [tf.clip_by_norm(g, CLIP) for g in summed]
-ref_optimizer = trainer.make_optimizer(OPTIMIZER, 0.1)
+ref_optimizer = trainer_lib.make_optimizer(OPTIMIZER, 0.1)
 ref_optimizer.apply(summed, reference.trainable_variables)
 
 initial = new_model()

@@ -1,0 +1,54 @@
+"""export.py: the SavedModel's signatures and export_checkpoint."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from support import tiny
+from youtube8m import export
+from youtube8m import model_config
+from youtube8m import utils
+
+
+def test_export_checkpoint_serves_the_same_predictions(tmp_path):
+  path, videos = tiny.video_file(tmp_path / "v.tfrecord", count=5)
+  train_dir, model = tiny.checkpoint_dir(tmp_path / "run", step=12)
+  out = export.export_checkpoint(export.ExportConfig(train_dir=train_dir,
+                                                     top_k=3))
+  assert out == os.path.join(train_dir, "export", "step_12")
+  assert model_config.load(out) == model_config.load(train_dir)
+  assert not [n for n in os.listdir(os.path.dirname(out)) if "tmp" in n]
+  serve, _ = export.load_serving_fn(out)
+  serialized = [r.numpy() for r in tf.data.TFRecordDataset(path)]
+  result = serve(serialized=tf.constant(serialized))
+  assert [v.decode() for v in result["video_id"].numpy()] == list(videos)
+  features = np.stack([f for _, f in videos.values()])
+  features /= np.linalg.norm(features, axis=1, keepdims=True)
+  want = model({"video_matrix": tf.constant(features),
+                "num_frames": tf.ones([5], tf.int32)})["predictions"].numpy()
+  top = np.argsort(-want, axis=1, kind="stable")[:, :3]
+  np.testing.assert_array_equal(result["class_indexes"].numpy(), top)
+  np.testing.assert_allclose(result["predictions"].numpy(),
+                             np.take_along_axis(want, top, 1), rtol=1e-6)
+
+
+def test_predict_features_signature(tmp_path):
+  train_dir, model = tiny.checkpoint_dir(tmp_path / "run")
+  out = export.export_checkpoint(export.ExportConfig(
+      train_dir=train_dir, output_dir=str(tmp_path / "sm")))
+  loaded = tf.saved_model.load(out)
+  x = tf.constant(np.random.default_rng(0).normal(
+      size=(2, tiny.FEATURES)).astype(np.float32))
+  got = loaded.signatures["predict_features"](
+      video_matrix=x, num_frames=tf.ones([2], tf.int32))["predictions"]
+  want = model({"video_matrix": x, "num_frames": tf.ones([2], tf.int32)})
+  np.testing.assert_allclose(got, want["predictions"], rtol=1e-6)
+
+
+def test_not_a_saved_model_is_named(tmp_path):
+  with pytest.raises(utils.Yt8mError, match="is not a SavedModel"):
+    export.load_serving_fn(str(tmp_path))
+  assert not export.is_saved_model(str(tmp_path))
+  assert not export.is_saved_model("")

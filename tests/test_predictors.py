@@ -1,0 +1,58 @@
+"""predictors.py: checkpoint, SavedModel and archive predictors agree."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from support import tiny
+from youtube8m import export
+from youtube8m import inference_lib
+from youtube8m import model_archive
+from youtube8m import predictors
+from youtube8m import utils
+
+
+def _collect(predictor, path):
+  ids, classes, scores = zip(*predictor.batches(path, 3))
+  return (np.concatenate(ids), np.concatenate(classes),
+          np.concatenate(scores))
+
+
+def test_the_three_sources_give_the_same_top_k(tmp_path):
+  path, videos = tiny.video_file(tmp_path / "t.tfrecord", count=7)
+  train_dir, _ = tiny.checkpoint_dir(tmp_path / "run")
+  base = inference_lib.InferenceConfig(train_dir=train_dir, top_k=4,
+                                       untar_model_dir=str(tmp_path / "u"))
+  from_ckpt = predictors.make_predictor(base)
+  assert isinstance(from_ckpt, predictors.CheckpointPredictor)
+  ids, classes, scores = _collect(from_ckpt, path)
+  assert [v.decode() for v in ids] == list(videos)
+  assert classes.shape == (7, 4) and np.all(np.diff(scores, axis=1) <= 0)
+
+  sm = export.export_checkpoint(export.ExportConfig(
+      train_dir=train_dir, output_dir=str(tmp_path / "sm"), top_k=5))
+  from_sm = predictors.make_predictor(dataclasses.replace(
+      base, saved_model_dir=sm))
+  assert isinstance(from_sm, predictors.SavedModelPredictor)
+  tgz = str(tmp_path / "m.tgz")
+  model_archive.make_model_tgz(train_dir, tgz)
+  from_tgz = predictors.make_predictor(dataclasses.replace(
+      base, input_model_tgz=tgz))
+  for other in (from_sm, from_tgz):
+    other_ids, other_classes, other_scores = _collect(other, path)
+    np.testing.assert_array_equal(other_ids, ids)
+    np.testing.assert_array_equal(other_classes, classes)
+    np.testing.assert_allclose(other_scores, scores, rtol=1e-6)
+
+
+def test_savedmodel_limits_are_named(tmp_path):
+  train_dir, _ = tiny.checkpoint_dir(tmp_path / "run")
+  sm = export.export_checkpoint(export.ExportConfig(
+      train_dir=train_dir, output_dir=str(tmp_path / "sm"), top_k=2))
+  config = inference_lib.InferenceConfig(saved_model_dir=sm, top_k=3)
+  with pytest.raises(utils.Yt8mError, match="exported with top 2"):
+    predictors.make_predictor(config)
+  with pytest.raises(utils.Yt8mError, match="needs a checkpoint"):
+    predictors.make_predictor(dataclasses.replace(config, top_k=2),
+                              checkpoint_only=True)
