@@ -323,9 +323,12 @@ def test_unknown_model_lists_registered_names():
 
 
 def test_frame_level_attribute_and_input_rank():
-  assert [n for n in models.registered_names()
-          if models.get_model_class(n).frame_level] == [
-              "DbofModel", "FrameLevelLogisticModel", "LstmModel"]
+  frame = {n for n in models.registered_names()
+           if models.get_model_class(n).frame_level}
+  assert {"DbofModel", "FrameLevelLogisticModel", "LstmModel", "NetVLADModel",
+          "NeXtVLADModel", "MixNeXtVLADModel", "NetFVModel",
+          "SoftDbofModel"} == frame
+  assert not frame & {"LogisticModel", "MoeModel"}
   with pytest.raises(utils.Yt8mError, match="frame_features"):
     _build("DbofModel", {})({"video_matrix": np.zeros((2, FEATURES),
                                                        np.float32),

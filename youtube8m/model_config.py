@@ -21,9 +21,11 @@ FILENAME = "model_flags.json"
 DATA_FLAGS = {flag.name: flag for flag in (
     models.ModelFlag(
         "model", "LogisticModel",
-        "Model class: a registered name (LogisticModel, MoeModel, "
-        "FrameLevelLogisticModel, DbofModel, LstmModel, ...) or a dotted path "
-        "to your own BaseModel subclass (my_pkg.my_module.MyModel)."),
+        "Model class: a registered name (video level: LogisticModel, "
+        "MoeModel; frame level: FrameLevelLogisticModel, DbofModel, "
+        "LstmModel, NetVLADModel, NeXtVLADModel, MixNeXtVLADModel, "
+        "NetFVModel, SoftDbofModel) or a dotted path to your own BaseModel "
+        "subclass (my_pkg.my_module.MyModel)."),
     models.ModelFlag(
         "feature_names", "mean_rgb",
         "Comma-separated features, in the order they are concatenated (e.g. "

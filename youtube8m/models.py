@@ -307,3 +307,4 @@ def build_model(model_name, num_classes, **model_flags):
 # pylint: disable=wrong-import-position,unused-import,g-import-not-at-top
 from youtube8m import frame_level_models  # noqa: E402,F401
 from youtube8m import video_level_models  # noqa: E402,F401
+from youtube8m import pooling_models  # noqa: E402,F401
