@@ -56,7 +56,8 @@ def build_model(flags, create_variables=True):
   return model, losses.get_loss(flags["label_loss"])
 
 
-def make_reader(flags, segment_labels=False, all_segments=False, raw=True):
+def make_reader(flags, segment_labels=False, all_segments=False, raw=True,
+                skip_nonfinite=False):
   """The reader of the records the model was trained on.
 
   Args:
@@ -66,6 +67,8 @@ def make_reader(flags, segment_labels=False, all_segments=False, raw=True):
     all_segments: with segment_labels, cut every video into segments
       (inference on unrated records).
     raw: uint8 frames for the model to dequantize (the fast form).
+    skip_nonfinite: drop videos whose float features hold NaN or inf (and
+      count them in the batch's `num_skipped`) instead of failing on them.
   """
   args = (flags["num_classes"], flags["feature_names"], flags["feature_sizes"])
   if segment_labels:
@@ -75,7 +78,8 @@ def make_reader(flags, segment_labels=False, all_segments=False, raw=True):
           "data): use a frame-level model and --frame_features")
     return segment_readers.YT8MSegmentReader(*args, raw=raw,
                                              all_segments=all_segments)
-  return readers.get_reader(flags["frame_features"], *args, raw=raw)
+  return readers.get_reader(flags["frame_features"], *args, raw=raw,
+                            skip_nonfinite=skip_nonfinite)
 
 
 def latest_checkpoint(train_dir, flag_name="--train_dir"):
@@ -94,14 +98,49 @@ def checkpoint_step(path):
     return 0
 
 
+def restore_checkpoint(checkpoint, path, partial=False):
+  """checkpoint.restore(path), with one-line errors for a bad checkpoint.
+
+  Args:
+    checkpoint: a tf.train.Checkpoint whose objects' variables exist.
+    path: a checkpoint prefix (.../ckpt-N).
+    partial: only some of the checkpoint's objects are wanted (the model
+      without the optimizer).
+
+  Raises:
+    Yt8mError: the files are damaged or incomplete, or they hold another
+      model than the one model_flags.json describes.
+  """
+  try:
+    status = checkpoint.restore(path)
+    if partial:
+      status = status.expect_partial()
+    status.assert_existing_objects_matched()
+  except (tf.errors.DataLossError, tf.errors.NotFoundError,
+          tf.errors.OutOfRangeError, tf.errors.InvalidArgumentError,
+          IndexError, OSError) as e:
+    # A truncated data file surfaces as IndexError ("Read less bytes than
+    # requested") from the checkpoint reader.
+    reason = str(getattr(e, "message", e) or type(e).__name__)
+    raise utils.Yt8mError(
+        f"checkpoint {path} cannot be read ({reason.splitlines()[0]}): "
+        "it is damaged or incomplete; delete its files to fall back to an "
+        "earlier checkpoint") from e
+  except (AssertionError, ValueError) as e:
+    raise utils.Yt8mError(
+        f"checkpoint {path} does not hold the model that "
+        f"{model_config.FILENAME} describes (a variable is missing or has "
+        f"another shape: {str(e).splitlines()[0][:200]}); was the file "
+        "edited, or the checkpoint copied from another run?") from e
+
+
 def restore_model(model, path):
   """Loads a checkpoint's model variables into `model` (variables created).
 
   Every variable of the model must be in the checkpoint; the optimizer's
   slots, if any, are ignored.
   """
-  tf.train.Checkpoint(model=model).restore(
-      path).expect_partial().assert_existing_objects_matched()
+  restore_checkpoint(tf.train.Checkpoint(model=model), path, partial=True)
   logging.info("Restored %s", path)
 
 

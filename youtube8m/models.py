@@ -12,11 +12,11 @@ registry imports the module itself. Nothing here needs editing.
 
 import dataclasses
 import importlib
-import numbers
 
 import keras
 import tensorflow as tf
 
+from youtube8m import checks
 from youtube8m import model_utils
 from youtube8m import utils
 
@@ -63,51 +63,11 @@ def model_flag_defaults():
   return {name: flag.default for name, flag in MODEL_FLAGS.items()}
 
 
-def bad_flag(flag, value, expected):
-  """The Yt8mError for `--flag=value`, saying what was `expected`."""
-  return utils.Yt8mError(f"--{flag}={value!r} is invalid: {expected}")
-
-
-def positive_int(flag, value):
-  """Check: an integer >= 1 (bools are not integers here)."""
-  if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-      or value < 1):
-    raise bad_flag(flag, value, "expected a positive integer")
-
-
-def boolean(flag, value):
-  """Check: true or false."""
-  if not isinstance(value, bool):
-    raise bad_flag(flag, value, "expected true or false")
-
-
-def non_negative(flag, value):
-  """Check: a finite number >= 0."""
-  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-      or not 0 <= value < float("inf")):
-    raise bad_flag(flag, value, "expected a number >= 0")
-
-
-def positive(flag, value):
-  """Check: a finite number > 0."""
-  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-      or not 0 < value < float("inf")):
-    raise bad_flag(flag, value, "expected a number > 0")
-
-
-def fraction(flag, value):
-  """Check: a number in [0, 1)."""
-  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-      or not 0 <= value < 1):
-    raise bad_flag(flag, value, "expected a number in [0, 1)")
-
-
-def choice(choices):
-  """Check factory: the value is one of `choices`."""
-  def check(flag, value):
-    if value not in choices:
-      raise bad_flag(flag, value, f"use one of {', '.join(choices)}")
-  return check
+# The generic value checks, under the names model modules use.
+bad_flag = checks.bad_flag
+positive_int, boolean, choice = checks.positive_int, checks.boolean, checks.choice
+non_negative, positive, fraction = (checks.non_negative, checks.positive,
+                                    checks.fraction)
 
 
 def video_level_model(flag, value):

@@ -110,8 +110,12 @@ class YT8MAggregatedFeatureReader(_BaseReader):
   """Video-level `tf.train.Example`s: `id`, `labels`, `mean_rgb`, `mean_audio`."""
 
   def __init__(self, num_classes=3862, feature_names="mean_rgb",
-               feature_sizes="1024"):
+               feature_sizes="1024", skip_nonfinite=False):
     super().__init__(num_classes, feature_names, feature_sizes)
+    # Float features may hold NaN or inf; such a video is an error naming
+    # it, or (training with --skip_nonfinite_examples) left out and counted
+    # in the batch's `num_skipped`.
+    self.skip_nonfinite = bool(skip_nonfinite)
 
   def parse_batch(self, serialized, file_index, batch_size=None):
     """serialized: string [B]; file_index: int32 [B] -> batch dict."""
@@ -137,8 +141,23 @@ class YT8MAggregatedFeatureReader(_BaseReader):
       matrix = tf.concat(
           [tf.reshape(c, [-1, s]) for c, s in zip(columns, self.feature_sizes)],
           axis=1)
-    return {"video_ids": ids, "video_matrix": matrix, "labels": labels,
-            "num_frames": tf.ones_like(file_index, tf.int32)}
+    finite = tf.reduce_all(tf.math.is_finite(matrix), axis=1)  # [B]
+    batch = {"video_ids": ids, "video_matrix": matrix, "labels": labels,
+             "num_frames": tf.ones_like(file_index, tf.int32)}
+    if self.skip_nonfinite:
+      batch = {k: tf.boolean_mask(v, finite) for k, v in batch.items()}
+      batch["num_skipped"] = tf.reduce_sum(
+          tf.cast(tf.logical_not(finite), tf.int32))
+      return batch
+    bad = tf.logical_not(finite)
+    with tf.control_dependencies([check(
+        tf.logical_not(tf.reduce_any(bad)),
+        lambda: tf.strings.join([
+            self._where(first_bad(bad, file_index), first_bad(bad, ids)),
+            ": a feature value is not finite (NaN or inf); training can "
+            "drop such videos with --skip_nonfinite_examples"]))]):
+      batch["video_matrix"] = tf.identity(matrix)
+    return batch
 
 
 class YT8MFrameFeatureReader(_BaseReader):
@@ -288,12 +307,17 @@ class YT8MFrameFeatureReader(_BaseReader):
 
 
 def get_reader(frame_features, num_classes, feature_names, feature_sizes,
-               max_frames=300, raw=False):
-  """The video-level or frame-level reader (`--frame_features`)."""
+               max_frames=300, raw=False, skip_nonfinite=False):
+  """The video-level or frame-level reader (`--frame_features`).
+
+  Frame features are bytes, always finite; `skip_nonfinite` concerns the
+  video-level float features.
+  """
   if frame_features:
     return YT8MFrameFeatureReader(num_classes, feature_names, feature_sizes,
                                   max_frames, raw)
-  return YT8MAggregatedFeatureReader(num_classes, feature_names, feature_sizes)
+  return YT8MAggregatedFeatureReader(num_classes, feature_names, feature_sizes,
+                                     skip_nonfinite)
 
 
 def record_batches(data_pattern, batch_size, num_readers=1,

@@ -18,14 +18,32 @@ from absl import flags
 from youtube8m import model_config
 
 _HELP = "help"
+_CHECK = "check"
 # Flags defined through this module belong to the module that asked for them
 # (the script), so the script's --help lists them.
 flags.disclaim_key_flags()
 
 
-def setting(default, help, **kwargs):  # pylint: disable=redefined-builtin
-  """A dataclass field that is also a command-line flag with this help."""
-  return dataclasses.field(default=default, metadata={_HELP: help}, **kwargs)
+def setting(default, help, check=None, **kwargs):  # pylint: disable=redefined-builtin
+  """A dataclass field that is also a command-line flag with this help.
+
+  Args:
+    default: the flag's default (its type gives the flag's type).
+    help: the --help text.
+    check: optional `check(flag, value)` from youtube8m.checks, run by
+      `validate` before a workflow writes anything.
+  """
+  return dataclasses.field(default=default,
+                           metadata={_HELP: help, _CHECK: check}, **kwargs)
+
+
+def validate(config):
+  """Raises Yt8mError naming the first setting of `config` with a bad value."""
+  for field in flag_fields(type(config)):
+    check = field.metadata.get(_CHECK)
+    if check is not None:
+      check(field.name, getattr(config, field.name))
+  return config
 
 
 def flag_fields(config_class):

@@ -31,7 +31,28 @@ def list_files(data_pattern, flag_name="data pattern"):
         raise utils.Yt8mError(f"{flag_name} '{pattern}': {e.message}") from e
   if not files:
     raise utils.Yt8mError(f"{flag_name} '{data_pattern}' matches no file")
-  return sorted(set(files))
+  dirs = [f for f in files if tf.io.gfile.isdir(f)]
+  files = sorted(set(files) - set(dirs))
+  if not files:
+    raise utils.Yt8mError(
+        f"{flag_name} '{data_pattern}' matches only directories ({dirs[0]}); "
+        f"give the files, e.g. '{dirs[0].rstrip('/')}/*.tfrecord'")
+  return files
+
+
+def count_records(files):
+  """Records in local TFRecord files, by walking their 12-byte headers.
+
+  Reads 8 bytes per record, not the payloads, so counting is cheap on a
+  local disk. Returns None when any file is remote (gs://: every header
+  would be a ranged read): the caller learns the count from a first pass.
+  """
+  if any("://" in f for f in files):
+    return None
+  total = 0
+  for path in files:
+    total += len(_record_offsets(path, float("inf")))
+  return total
 
 
 def read_records(files, shuffle, num_epochs, num_readers, seed=None):
@@ -93,13 +114,17 @@ def diagnose_data_loss(error):
   if not found:
     return None
   offset = int(found.group(2))
+  # A bad length is reported at the record's start, a bad payload CRC 12
+  # bytes later (past the length and its CRC).
+  starts = {offset, offset - 12}
   seen = set()
   for files in _FILES_READ:
     for path in files:
       if path in seen:
         continue
       seen.add(path)
-      if offset in _record_offsets(path, offset) and not _is_readable(path):
+      if (starts & set(_record_offsets(path, offset)) and
+          not _is_readable(path)):
         return (f"file {path}: {found.group(1)} TFRecord at byte {offset}; "
                 "the shard is damaged: download it again or leave it out")
   return None

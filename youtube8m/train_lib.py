@@ -13,17 +13,23 @@ import time
 
 from absl import logging
 import keras
+import numpy as np
 import tensorflow as tf
 
 from youtube8m import builders
+from youtube8m import checks
 from youtube8m import distribution
 from youtube8m import eval_util
 from youtube8m import export
 from youtube8m import model_config
 from youtube8m import outputs
 from youtube8m import readers
+from youtube8m import progress
 from youtube8m import settings
+from youtube8m import tfrecords
 from youtube8m import trainer as trainer_lib
+from youtube8m import train_lock
+from youtube8m import utils
 from youtube8m import warm_start
 
 LOG_METRICS_EVERY = 10  # steps; the seed logged Hit@1/PERR/GAP every 10
@@ -40,30 +46,44 @@ class TrainConfig:
   start_new_model: bool = settings.setting(
       False, "Remove this train_dir's checkpoints and start afresh.")
   num_gpu: int = settings.setting(
-      None, "Most GPUs to use (default: every visible GPU).")
+      None, "Most GPUs to use (default: every visible GPU).",
+      check=checks.optional(checks.non_negative_int))
   batch_size: int = settings.setting(
-      1024, "Examples per replica (each GPU gets a full batch).")
+      1024, "Examples per replica (each GPU gets a full batch).",
+      check=checks.positive_int)
   regularization_penalty: float = settings.setting(
-      1.0, "Weight of the regularization loss.")
+      1.0, "Weight of the regularization loss.",
+      check=checks.non_negative)
   base_learning_rate: float = settings.setting(
-      0.01, "Learning rate before decay.")
+      0.01, "Learning rate before decay.",
+      check=checks.positive)
   learning_rate_decay: float = settings.setting(
-      0.95, "Decay factor per --learning_rate_decay_examples.")
+      0.95, "Decay factor per --learning_rate_decay_examples.",
+      check=checks.unit_interval)
   learning_rate_decay_examples: int = settings.setting(
-      4000000, "Examples between learning rate decays (staircase).")
+      4000000, "Examples between learning rate decays (staircase).",
+      check=checks.positive_int)
   num_epochs: int = settings.setting(
-      5, "Passes over the data (0 or less: no limit).")
-  max_steps: int = settings.setting(None, "Stop after this many steps.")
+      5, "Passes over the data (0 or less: no limit).",
+      check=checks.optional(checks.finite))
+  max_steps: int = settings.setting(
+      None, "Stop after this many steps.",
+      check=checks.optional(checks.positive_int))
   export_model_steps: int = settings.setting(
-      1000, "Checkpoint and export every this many steps.")
+      1000, "Checkpoint and export every this many steps.",
+      check=checks.non_negative_int)
   save_checkpoint_secs: float = settings.setting(
-      600, "Also checkpoint after this many seconds.")
-  num_readers: int = settings.setting(8, "Files read in parallel.")
+      600, "Also checkpoint after this many seconds.",
+      check=checks.positive)
+  num_readers: int = settings.setting(
+      8, "Files read in parallel.", check=checks.positive_int)
   optimizer: str = settings.setting(
       "AdamOptimizer", "AdamOptimizer, AdagradOptimizer, MomentumOptimizer, "
-      "GradientDescentOptimizer or RMSPropOptimizer.")
+      "GradientDescentOptimizer or RMSPropOptimizer.",
+      check=checks.choice(tuple(trainer_lib.OPTIMIZERS)))
   clip_gradient_norm: float = settings.setting(
-      1.0, "Clip each gradient tensor to this norm (<= 0: off).")
+      1.0, "Clip each gradient tensor to this norm (<= 0: off).",
+      check=checks.finite)
   log_device_placement: bool = settings.setting(
       False, "Log the device of every op.")
   seed: int = settings.setting(
@@ -73,7 +93,8 @@ class TrainConfig:
       "Multi-worker (TF_CONFIG) only: fail with an error when an all-reduce "
       "has waited this long for the other workers (<= 0: wait forever). A "
       "dead peer is detected sooner, by missed heartbeats; this catches a "
-      "stuck one. Keep it above the longest checkpoint/export time.")
+      "stuck one. Keep it above the longest checkpoint/export time.",
+      check=checks.finite)
   segment_labels: bool = settings.setting(
       False, "Train on the rated 5-frame segments of 2019 frame-level "
       "records (segment_labels/segment_start_times/segment_scores); the "
@@ -83,6 +104,17 @@ class TrainConfig:
       "model_flags.json of another train_dir or checkpoint prefix, e.g. to "
       "fine-tune a video-level model on segments (see warm_start.py). "
       "Ignored once train_dir has its own checkpoint.")
+  log_every_steps: int = settings.setting(
+      LOG_METRICS_EVERY, "Log a progress line (loss, Hit@1, PERR, GAP, "
+      "examples/s, ETA) and write the training summaries every this many "
+      "steps.", check=checks.positive_int)
+  skip_nonfinite_examples: bool = settings.setting(
+      False, "Drop training videos whose features hold NaN or inf (counted "
+      "in the log) instead of stopping with an error naming them.")
+  lock_stale_secs: float = settings.setting(
+      train_lock.DEFAULT_STALE_SECS, "A train_dir lock of another host is "
+      "taken over when its heartbeat is older than this (a lock of this "
+      "host, when its process is gone).", check=checks.positive)
   max_checkpoints_to_keep: int = 5
   # model_flags.json content given on the command line, and the typed flags.
   model_flags: dict = dataclasses.field(
@@ -92,10 +124,25 @@ class TrainConfig:
   final_export_dir: str = ""  # a SavedModel written at the end (AIP_MODEL_DIR)
 
 
-def _prepare_train_dir(config, chief):
-  """Resolves model flags against train_dir; starts afresh if asked."""
+def _resolve_flags(config):
+  """The model configuration of this run: typed flags against train_dir's
+  model_flags.json (writes nothing)."""
+  if config.start_new_model:
+    return model_config.normalize(config.model_flags)
+  flags, from_file = model_config.resolve(
+      config.train_dir, config.model_flags, set(config.explicit_flags),
+      for_training=True)
+  if from_file:
+    logging.info("Model flags from %s: %s",
+                 model_config.path_in(config.train_dir), flags)
+  return flags
+
+
+def _prepare_train_dir(config, flags):
+  """Chief only, once the run is validated: starts afresh if asked, then
+  saves model_flags.json."""
   train_dir = config.train_dir
-  if config.start_new_model and chief and tf.io.gfile.exists(train_dir):
+  if config.start_new_model and tf.io.gfile.exists(train_dir):
     logging.info("--start_new_model: removing the previous run's outputs "
                  "from %s", train_dir)
     for name in tf.io.gfile.listdir(train_dir):
@@ -108,49 +155,52 @@ def _prepare_train_dir(config, chief):
           tf.io.gfile.rmtree(path)
         else:
           tf.io.gfile.remove(path)
-  if config.start_new_model:
-    flags = model_config.normalize(config.model_flags)
-  else:
-    flags, from_file = model_config.resolve(
-        train_dir, config.model_flags, set(config.explicit_flags),
-        for_training=True)
-    if from_file:
-      logging.info("Model flags from %s: %s",
-                   model_config.path_in(train_dir), flags)
-  if chief:
-    model_config.save(train_dir, flags)
-  return flags
+  model_config.save(train_dir, flags)
 
 
-def _dataset_fn(config, flags):
+def _dataset_fn(config, flags, num_epochs):
   """Per-input-pipeline dataset: files sharded across workers."""
-  reader = builders.make_reader(flags, segment_labels=config.segment_labels)
+  reader = builders.make_reader(
+      flags, segment_labels=config.segment_labels,
+      skip_nonfinite=config.skip_nonfinite_examples)
 
   def dataset_fn(context):
     return readers.make_dataset(
         reader, config.train_data_pattern, config.batch_size,
-        num_epochs=(config.num_epochs if config.num_epochs and
-                    config.num_epochs > 0 else None), shuffle=True,
+        num_epochs=num_epochs, shuffle=True,
         num_readers=config.num_readers, seed=config.seed,
         shard=(context.num_input_pipelines, context.input_pipeline_id),
         flag_name="--train_data_pattern")
   return dataset_fn
 
 
-def _log_line(step, result, examples_per_sec, eta):
-  line = (f"training step {step} | Loss: {result['label_loss']:.4f} "
-          f"Examples/sec: {examples_per_sec:.1f}")
+def _log_line(result, where):
+  line = f"training {where} | Loss: {result['label_loss']:.4f}"
   if "gap" in result:
     line += (f" | Hit@1: {result['hit_at_one']:.4f} PERR: "
              f"{result['perr']:.4f} GAP: {result['gap']:.4f}")
-  return line + (f" | ETA: {eta}" if eta else "")
+  return line
 
 
-def _eta(step, max_steps, steps_per_sec):
-  if not max_steps or steps_per_sec <= 0:
-    return ""
-  seconds = int((max_steps - step) / steps_per_sec)
-  return f"{seconds // 3600}h{seconds // 60 % 60:02d}m{seconds % 60:02d}s"
+def _check_finite(result, batch, step, strategy, latest):
+  """Stops training on a NaN/inf loss, naming the batch's videos.
+
+  Called before any checkpoint of the step's state is written, so the
+  latest checkpoint on disk stays the last good state.
+  """
+  if np.isfinite(result["label_loss"]) and np.isfinite(result["reg_loss"]):
+    return
+  ids = [v.decode("utf-8", "replace") for part in
+         strategy.experimental_local_results(batch["video_ids"])
+         for v in part.numpy()]
+  shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8
+                                else "")
+  raise utils.Yt8mError(
+      f"step {step}: the loss is not finite (NaN or inf) on the batch of "
+      f"videos {shown}; training stopped without saving this state (the "
+      f"latest checkpoint is {latest or 'none'}). Lower "
+      "--base_learning_rate or --clip_gradient_norm, or check those "
+      "records")
 
 
 def _global_step(optimizer):
@@ -163,29 +213,83 @@ def _global_step(optimizer):
   return int(optimizer.iterations.numpy())
 
 
+def _epoch_plan(config):
+  """(epochs for the dataset, epoch size or None) of a run.
+
+  With --num_epochs and a known epoch size (records counted in local files,
+  or learned by an earlier pass and kept in the checkpoint), the data
+  repeats forever and the run stops at ceil(epochs * size / batch) steps:
+  that step is the same after any number of restarts. Without a count
+  (gs://) the dataset itself stops after the epochs, so a run restarted
+  on gs:// data trains its epochs again from the restart.
+  """
+  num_epochs = config.num_epochs if config.num_epochs and (
+      config.num_epochs > 0) else None
+  files = tfrecords.list_files(config.train_data_pattern,
+                               "--train_data_pattern")
+  if num_epochs is None:
+    return None, None
+  size = tfrecords.count_records(files)
+  if size == 0:
+    raise utils.Yt8mError(
+        f"--train_data_pattern={config.train_data_pattern}: the "
+        f"{len(files)} file(s) hold no record")
+  return num_epochs, size
+
+
+def _remove_leftovers(train_dir):
+  """Temporary outputs and half-written checkpoints of a killed run.
+
+  Called with the train_dir lock held, so no other trainer is writing.
+  """
+  outputs.remove_stale(train_dir)
+  if tf.io.gfile.isdir(train_dir):
+    for name in tf.io.gfile.listdir(train_dir):
+      name = name.rstrip("/")
+      if name.startswith("ckpt-") and name.endswith("_temp"):
+        logging.info("Removing %s, a checkpoint an interrupted run did not "
+                     "finish", name)
+        tf.io.gfile.rmtree(os.path.join(train_dir, name))
+
+
 def train(config, strategy=None):
-  """Trains until the data, --max_steps or --num_epochs run out.
+  """Trains until --max_steps, --num_epochs or the data run out.
 
   Returns:
     The final global step.
   """
+  settings.validate(config)
+  if (tf.io.gfile.exists(config.train_dir) and
+      not tf.io.gfile.isdir(config.train_dir)):
+    raise utils.Yt8mError(f"--train_dir={config.train_dir} is a file, not a "
+                          "directory")
   tf.debugging.set_log_device_placement(config.log_device_placement)
   if config.seed is not None:
     keras.utils.set_random_seed(config.seed)
   strategy = strategy or distribution.get_strategy(
       config.num_gpu, config.collective_timeout_secs)
   chief = distribution.is_chief(strategy)
+  lock = train_lock.TrainDirLock(config.train_dir, config.lock_stale_secs)
   if chief:
-    outputs.remove_stale(config.train_dir)
-  flags = _prepare_train_dir(warm_start.inherit_flags(config), chief)
+    lock.acquire()
+  try:
+    if chief:
+      _remove_leftovers(config.train_dir)
+    return _train(config, strategy, chief, lock)
+  finally:
+    lock.release()
+
+
+def _train(config, strategy, chief, lock):
+  """train()'s body, with the train_dir lock held by the chief."""
   replicas = strategy.num_replicas_in_sync
   examples_per_step = config.batch_size * replicas
+  num_epochs, epoch_size = _epoch_plan(config)
+  flags = _resolve_flags(warm_start.inherit_flags(config))
   logging.info("%d replica(s) x batch %d = %d examples per step", replicas,
                config.batch_size, examples_per_step)
-
-  dataset = strategy.distribute_datasets_from_function(
-      _dataset_fn(config, flags))
   with strategy.scope():
+    # Built before anything is written: a bad --model or flag fails first.
     model, loss_fn = builders.build_model(flags)
     schedule = trainer_lib.ExamplesStaircase(config.base_learning_rate,
                                  config.learning_rate_decay,
@@ -194,12 +298,14 @@ def train(config, strategy=None):
     optimizer = trainer_lib.make_optimizer(config.optimizer, schedule)
     optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  if chief:
+    _prepare_train_dir(config, flags)
   out_dir = distribution.worker_dir(config.train_dir, strategy)
   manager = tf.train.CheckpointManager(
       checkpoint, out_dir, max_to_keep=config.max_checkpoints_to_keep)
   latest = tf.train.latest_checkpoint(config.train_dir)
   if latest and not config.start_new_model:
-    checkpoint.restore(latest).assert_existing_objects_matched()
+    builders.restore_checkpoint(checkpoint, latest)
     logging.info("Restored %s at step %d", latest, _global_step(optimizer))
   elif warm_start.applies(config):
     warm_start.restore_weights(model, config)
@@ -210,44 +316,67 @@ def train(config, strategy=None):
             else tf.summary.create_noop_writer())
 
   step = _global_step(optimizer)
-  last_save, last_time, last_step = time.time(), time.time(), step
+  total, reason = progress.planned_steps(num_epochs, epoch_size,
+                                         examples_per_step, config.max_steps)
+  logging.info("Training from step %d to step %s (%s)%s", step,
+               total or "?", reason,
+               f"; {epoch_size} examples per epoch" if epoch_size else "")
+  # A known epoch size lets the data repeat and the step count decide, so
+  # a restarted run ends where an uninterrupted one would.
+  dataset = strategy.distribute_datasets_from_function(_dataset_fn(
+      config, flags, None if epoch_size else num_epochs))
+  meter = progress.Progress(total, step, examples_per_step)
+  last_save, skipped = time.time(), 0
   iterator = iter(dataset)
   try:
-    while config.max_steps is None or step < config.max_steps:
+    while total is None or step < total:
       optional = iterator.get_next_as_optional()
       if not optional.has_value():
+        if step == 0 and not latest:
+          raise utils.Yt8mError(
+              f"--train_data_pattern={config.train_data_pattern}: no "
+              "training example (empty files, or every video skipped)")
         break
-      with_metrics = (step + 1) % LOG_METRICS_EVERY == 0
-      result = trainer.step(optional.get_value(), with_metrics)
+      batch = optional.get_value()
+      with_metrics = (step + 1) % config.log_every_steps == 0
+      result = trainer.step(batch, with_metrics)
+      _check_finite(result, batch, step + 1, strategy,
+                    manager.latest_checkpoint)
       step = _global_step(optimizer)
-
-      now = time.time()
-      steps_per_sec = (step - last_step) / max(now - last_time, 1e-9)
-      last_time, last_step = now, step
+      meter.update(step)
+      if config.skip_nonfinite_examples and "num_skipped" in batch:
+        skipped += sum(int(v) for v in strategy.experimental_local_results(
+            batch["num_skipped"]))
       if with_metrics:
         metrics = eval_util.EvaluationMetrics(flags["num_classes"], 20)
         metrics.accumulate_summary(result, result["label_loss"])
         result.update(_batch_metrics(metrics.get()))
-      logging.info(_log_line(step, result, steps_per_sec * examples_per_step,
-                             _eta(step, config.max_steps, steps_per_sec)))
-      if with_metrics:
+        logging.info("%s%s", _log_line(result, meter.describe()),
+                     f" | skipped {skipped} non-finite videos" if skipped
+                     else "")
         with writer.as_default(step=step):
           _write_train_summaries(result, schedule(step - 1),
-                                 steps_per_sec * examples_per_step)
+                                 (meter.rate or 0) * examples_per_step)
 
       if config.export_model_steps and step % config.export_model_steps == 0:
         manager.save(checkpoint_number=step)
         last_save = time.time()
+        lock.refresh(force=True)
         _export(model, flags, config.train_dir, step, strategy)
       elif time.time() - last_save >= config.save_checkpoint_secs:
         manager.save(checkpoint_number=step)
         last_save = time.time()
+        lock.refresh(force=True)
+      else:
+        lock.refresh()
   finally:
     writer.flush()
   if manager.latest_checkpoint != os.path.join(out_dir, f"ckpt-{step}"):
     manager.save(checkpoint_number=step)
-  logging.info("Done training: step %d, checkpoint %s", step,
-               os.path.join(config.train_dir, f"ckpt-{step}"))
+  logging.info("Done training: step %d, checkpoint %s%s", step,
+               os.path.join(config.train_dir, f"ckpt-{step}"),
+               f"; {skipped} videos with non-finite features skipped"
+               if skipped else "")
   if config.final_export_dir:
     out = distribution.worker_dir(config.final_export_dir, strategy)
     export.export_saved_model(model, flags, out)

@@ -18,6 +18,7 @@ import os
 from absl import logging
 import tensorflow as tf
 
+from youtube8m import builders
 from youtube8m import model_config
 from youtube8m import utils
 
@@ -82,8 +83,8 @@ def restore_weights(model, config):
     The checkpoint prefix read.
   """
   prefix, _ = _source(config.init_from_checkpoint)
-  tf.train.Checkpoint(model=model).restore(
-      prefix).expect_partial().assert_existing_objects_matched()
+  builders.restore_checkpoint(tf.train.Checkpoint(model=model), prefix,
+                              partial=True)
   logging.info("Initialized the model from %s (optimizer and step start "
                "afresh)", prefix)
   return prefix
