@@ -10,6 +10,10 @@ Each prints readable lines and, as its last line, one JSON object.
 import importlib
 import sys
 
+# Before TensorFlow is imported: its start-up lines are filtered out.
+from youtube8m import console  # pylint: disable=g-bad-import-order
+console.quiet()
+
 from youtube8m import cli
 
 BENCHMARKS = ("reader", "metrics", "train_step")

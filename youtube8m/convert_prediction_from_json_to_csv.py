@@ -14,6 +14,10 @@ import json
 from absl import flags
 import tensorflow as tf
 
+# Before TensorFlow is imported: its start-up lines are filtered out.
+from youtube8m import console  # pylint: disable=g-bad-import-order
+console.quiet()
+
 from youtube8m import cli
 from youtube8m import inference_lib
 from youtube8m import outputs

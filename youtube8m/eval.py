@@ -11,6 +11,10 @@ the rated 5-frame segments of 2019 records (segment_eval.SegmentEvaluator).
 
 from absl import flags
 
+# Before TensorFlow is imported: its start-up lines are filtered out.
+from youtube8m import console  # pylint: disable=g-bad-import-order
+console.quiet()
+
 from youtube8m import cli
 from youtube8m import eval_lib
 from youtube8m import job_env

@@ -10,6 +10,10 @@ and returns video ids, the top-k class indexes and their scores (export.py).
 
 from absl import flags
 
+# Before TensorFlow is imported: its start-up lines are filtered out.
+from youtube8m import console  # pylint: disable=g-bad-import-order
+console.quiet()
+
 from youtube8m import cli
 from youtube8m import export
 from youtube8m import settings

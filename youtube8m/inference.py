@@ -12,6 +12,10 @@ export) or --input_model_tgz (made by --output_model_tgz). With
 
 from absl import flags
 
+# Before TensorFlow is imported: its start-up lines are filtered out.
+from youtube8m import console  # pylint: disable=g-bad-import-order
+console.quiet()
+
 from youtube8m import cli
 from youtube8m import inference_lib
 from youtube8m import segment_inference

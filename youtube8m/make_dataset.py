@@ -14,6 +14,10 @@ videos are made: synthetic.py.
 
 from absl import flags
 
+# Before TensorFlow is imported: its start-up lines are filtered out.
+from youtube8m import console  # pylint: disable=g-bad-import-order
+console.quiet()
+
 from youtube8m import cli
 from youtube8m import segment_data
 from youtube8m import synthetic

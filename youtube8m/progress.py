@@ -32,8 +32,8 @@ def planned_steps(num_epochs, epoch_size, examples_per_step, max_steps):
   if max_steps and by_epochs:
     if max_steps <= by_epochs:
       return max_steps, "--max_steps"
-    return by_epochs, (f"--num_epochs={num_epochs:g} (--max_steps="
-                       f"{max_steps} is more than the epochs allow)")
+    return by_epochs, (f"--num_epochs={num_epochs:g}; --max_steps="
+                       f"{max_steps} is more than the epochs allow")
   if max_steps:
     return max_steps, "--max_steps"
   if by_epochs:

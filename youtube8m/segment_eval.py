@@ -36,6 +36,10 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+# Before TensorFlow is imported: its start-up lines are filtered out.
+from youtube8m import console  # pylint: disable=g-bad-import-order
+console.quiet()
+
 from youtube8m import average_precision_calculator as ap_calculator
 from youtube8m import cli
 from youtube8m import eval_lib

@@ -9,6 +9,10 @@ and the model flags); the loop lives in train_lib.
 
 from absl import flags
 
+# Before TensorFlow is imported: its start-up lines are filtered out.
+from youtube8m import console  # pylint: disable=g-bad-import-order
+console.quiet()
+
 from youtube8m import cli
 from youtube8m import job_env
 from youtube8m import settings
