@@ -1,5 +1,6 @@
 """Command-line plumbing shared by the scripts: one-line errors, exit codes."""
 
+import errno
 import sys
 
 from absl import app
@@ -13,6 +14,16 @@ def _one_line(error):
   message = utils.error_message(error)
   if message is not None:
     return message
+  text = str(getattr(error, "message", None) or error)
+  if ((isinstance(error, OSError) and error.errno == errno.ENOSPC) or
+      "No space left on device" in text or "Disk quota exceeded" in text):
+    where = getattr(error, "filename", None)
+    return ("no space left on the device" + (f" writing {where}" if where
+                                              else "") +
+            f" ({text.splitlines()[0][:300]}); free some space and run "
+            "again (a training run resumes from its last checkpoint)")
+  if isinstance(error, (IsADirectoryError, NotADirectoryError)):
+    return f"not a file or directory as expected: {text.splitlines()[0]}"
   # Imported here, not above: the Vertex AI submission helper (cloud.py)
   # runs through this module on machines without TensorFlow.
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -34,8 +45,11 @@ def _one_line(error):
   return None
 
 
-def run(main):
-  """app.run(main), turning user errors into `error: ...` and exit status 1."""
+def run(main, argv=None):
+  """app.run(main), turning user errors into `error: ...` and exit status 1.
+
+  argv: the command line (default sys.argv), e.g. for tests.
+  """
 
   def guarded(argv):
     try:
@@ -49,10 +63,10 @@ def run(main):
       sys.exit(1)
 
   try:
-    app.run(guarded)
+    app.run(guarded, argv=argv)
   except SystemExit as e:
     # absl exits 1 after printing --help; asking for help is no failure.
-    if e.code == 1 and _HELP_ARGS & set(sys.argv[1:]):
+    if e.code == 1 and _HELP_ARGS & set((argv or sys.argv)[1:]):
       sys.exit(0)
     raise
 
