@@ -41,6 +41,8 @@ setup(
         # tensorflow-cpu does not pull TensorBoard in; tf.summary needs it.
         "tensorboard>=2.17",
         "google-cloud-storage>=2.0",
+        # PyAV: FFmpeg inside the wheel, to decode videos (extract_features).
+        "av>=12",
     ],
     extras_require={
         "cpu": [f"tensorflow-cpu{TENSORFLOW}"],

@@ -1,0 +1,217 @@
+r"""Feature extraction throughput against the bare network on the same frames.
+
+  python -m youtube8m.benchmark extract [--model_dir=DIR] [--video=FILE]
+
+pipeline  extract_features.extract on --copies copies of the video, as the
+          command runs it: decoding (PyAV, in its own thread), the network,
+          PCA, quantization and TFRecord writing; frames/s = frames written
+          / wall time.
+network   the network alone on the same decoded frames, in memory, in the
+          same batches: no pipeline can extract frames faster.
+Trials alternate between the two and the best of --trials counts; CPU time
+a frame (all threads) is shown beside, steadier on a shared machine.
+
+The network is the real Inception graph when --model_dir holds
+classify_image_graph_def.pb (and mean.npy, eigenvals.npy, eigenvecs.npy);
+otherwise a stand-in of about the same cost, built here with the real
+graph's interface (DecodeJpeg:0 -> Cast, ExpandDims, ResizeBilinear to
+299x299 -> pool_3/_reshape:0), seven convolutions of 4.8 GMAC a frame
+(Inception-v3: 5.7), and random PCA files. The video is --video, or a
+synthetic 640x360 30 fps H.264 clip of --video_seconds with moving texture.
+Audio is left out (no VGGish). The last line is one JSON object.
+"""
+
+import json
+import os
+import resource
+import tempfile
+import time
+
+from absl import flags
+import numpy as np
+
+from youtube8m import extract_features
+from youtube8m import feature_networks
+from youtube8m import utils
+
+flags.DEFINE_string("model_dir", "", "Directory holding the real model "
+                    "files; default: a stand-in network of similar cost.")
+flags.DEFINE_string("video", "", "Video to extract; default: a synthetic "
+                    "640x360 30 fps H.264 clip.")
+flags.DEFINE_integer("video_seconds", 30, "Length of the synthetic clip.")
+flags.DEFINE_integer("copies", 2, "Videos (copies of the clip) a trial.")
+flags.DEFINE_integer("trials", 3, "Timed trials of each (best counts).")
+flags.DEFINE_integer("batch_size", 32, "Frames per network batch.")
+FLAGS = flags.FLAGS
+
+# (kernel, stride, output channels) of the stand-in's convolutions; a 3x3/2
+# max-pool follows the layers marked True. About 4.8 GMAC at 299x299.
+STANDIN_LAYERS = ((3, 2, 32, False), (3, 1, 64, True), (3, 1, 192, True),
+                  (3, 1, 384, False), (3, 1, 384, True), (3, 1, 768, False),
+                  (1, 1, 2048, False))
+
+
+def standin_graph(path, size=299, seed=0):
+  """Writes a GraphDef with the real graph's interface and similar cost."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  rng = np.random.RandomState(seed)
+  graph = tf.Graph()
+  macs = 0
+  with graph.as_default():
+    frame = tf.compat.v1.placeholder(tf.uint8, [None, None, 3],
+                                     name="DecodeJpeg")
+    x = tf.expand_dims(tf.cast(frame, tf.float32, name="Cast"), 0,
+                       name="ExpandDims")
+    x = tf.compat.v1.image.resize_bilinear(x, [size, size],
+                                           name="ResizeBilinear")
+    x = tf.multiply(tf.subtract(x, 128.0, name="Sub"), 1 / 128.0, name="Mul")
+    channels, side = 3, size
+    for kernel, stride, out, pool in STANDIN_LAYERS:
+      weights = rng.normal(0, np.sqrt(2.0 / (kernel * kernel * channels)),
+                           [kernel, kernel, channels, out]).astype(np.float32)
+      x = tf.nn.relu(tf.nn.conv2d(x, weights, stride, "VALID" if stride > 1
+                                  else "SAME"))
+      side = (side - kernel) // stride + 1 if stride > 1 else side
+      macs += side * side * kernel * kernel * channels * out
+      channels = out
+      if pool:
+        x = tf.nn.max_pool2d(x, 3, 2, "VALID")
+        side = (side - 3) // 2 + 1
+    pooled = tf.reduce_mean(x, axis=[1, 2], keepdims=True, name="pool_3")
+    tf.reshape(pooled, [1, 2048], name="pool_3/_reshape")
+  with open(path, "wb") as f:
+    f.write(graph.as_graph_def().SerializeToString())
+  return macs
+
+
+def standin_pca(model_dir, seed=0):
+  rng = np.random.RandomState(seed)
+  np.save(os.path.join(model_dir, "mean.npy"),
+          rng.normal(0, 0.1, [2048, 1]).astype(np.float32))
+  np.save(os.path.join(model_dir, "eigenvals.npy"),
+          rng.uniform(0.5, 2, [2048, 1]).astype(np.float32))
+  np.save(os.path.join(model_dir, "eigenvecs.npy"),
+          (rng.normal(0, 1, [2048, 2048]) / 45).astype(np.float32))
+
+
+def synthetic_video(path, seconds, fps=30, width=640, height=360):
+  """An H.264 clip of a drifting random texture (realistic decoding work)."""
+  import av  # pylint: disable=import-outside-toplevel
+  rng = np.random.RandomState(0)
+  texture = rng.randint(0, 256, [height + 64, width + 64, 3]).astype(np.uint8)
+  # Smooth the noise a little so the encoder finds motion, as in real video.
+  texture = ((texture.astype(np.uint16) + np.roll(texture, 1, 0) +
+              np.roll(texture, 1, 1) + np.roll(texture, 1, (0, 1))) // 4
+             ).astype(np.uint8)
+  container = av.open(path, "w")
+  stream = container.add_stream("libx264", rate=fps)
+  stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+  stream.options = {"preset": "veryfast"}
+  for i in range(seconds * fps):
+    dy, dx = (i // 2) % 64, i % 64
+    frame = av.VideoFrame.from_ndarray(
+        np.ascontiguousarray(texture[dy:dy + height, dx:dx + width]),
+        format="rgb24")
+    frame.pts = i
+    for packet in stream.encode(frame):
+      container.mux(packet)
+  for packet in stream.encode():
+    container.mux(packet)
+  container.close()
+
+
+def _frames_of(path, batch_size):
+  from youtube8m import video_frames  # pylint: disable=import-outside-toplevel
+  decoder = video_frames.VideoDecoder(path, audio=False,
+                                      batch_frames=batch_size)
+  return list(decoder.batches())
+
+
+def _cpu_seconds():
+  usage = resource.getrusage(resource.RUSAGE_SELF)
+  return usage.ru_utime + usage.ru_stime
+
+
+def network_rate(extractor, batches, copies):
+  """(frames/s, CPU ms/frame) of the network alone on in-memory frames."""
+  start, cpu = time.perf_counter(), _cpu_seconds()
+  frames = 0
+  for _ in range(copies):
+    for batch in batches:
+      extractor.inception(batch)
+      frames += len(batch)
+  return (frames / (time.perf_counter() - start),
+          (_cpu_seconds() - cpu) / frames * 1e3)
+
+
+def pipeline_rate(extractor, video, copies, output):
+  """(frames/s, CPU ms/frame) of extract_features.extract."""
+  cpu = _cpu_seconds()
+  summary = extract_features.extract(
+      [(video, [])] * copies, extractor, output,
+      batch_size=FLAGS.batch_size, report=lambda line: None)
+  if summary.failed:
+    raise utils.Yt8mError(f"{video}: {summary.failed[0][1]}")
+  return (summary.frames / summary.seconds,
+          (_cpu_seconds() - cpu) / summary.frames * 1e3)
+
+
+def main(argv):
+  del argv
+  with tempfile.TemporaryDirectory() as temp:
+    real = bool(FLAGS.model_dir) and os.path.exists(
+        os.path.join(FLAGS.model_dir, feature_networks.INCEPTION_GRAPH))
+    if real:
+      model_dir, network = FLAGS.model_dir, "the real Inception-v3 graph"
+    else:
+      model_dir = os.path.join(temp, "models")
+      os.makedirs(model_dir)
+      macs = standin_graph(os.path.join(model_dir,
+                                        feature_networks.INCEPTION_GRAPH))
+      standin_pca(model_dir)
+      network = f"a stand-in network of {macs / 1e9:.1f} GMAC a frame"
+    video = FLAGS.video
+    if not video:
+      video = os.path.join(temp, "clip.mp4")
+      synthetic_video(video, FLAGS.video_seconds)
+      what = f"synthetic {FLAGS.video_seconds} s 640x360 30 fps H.264 clip"
+    else:
+      what = video
+    extractor = extract_features.Extractor.from_model_dir(model_dir,
+                                                          download=False)
+    batches = _frames_of(video, FLAGS.batch_size)
+    frames = sum(len(b) for b in batches)
+    mode = ("batched" if extractor.inception.batched
+            else "one frame at a time")
+    print(f"{network} ({mode}); video: {what}, {frames} frames at 1 fps; "
+          f"{FLAGS.copies} copies a trial, {FLAGS.trials} trials")
+    extractor.inception(batches[0])  # warm up
+    rates = {"pipeline": [], "network": []}
+    cpu = {"pipeline": [], "network": []}
+    for trial in range(FLAGS.trials):
+      for name, measure in (
+          ("network", lambda: network_rate(extractor, batches, FLAGS.copies)),
+          ("pipeline", lambda t=trial: pipeline_rate(
+              extractor, video, FLAGS.copies,
+              os.path.join(temp, f"out{t}.tfrecord")))):
+        rate, millis = measure()
+        rates[name].append(rate)
+        cpu[name].append(millis)
+  best = {name: max(r) for name, r in rates.items()}
+  for name, r in rates.items():
+    print(f"{name:>9}: {best[name]:7.2f} frames/s, {min(cpu[name]):6.1f} CPU "
+          f"ms/frame  (trials: {', '.join(f'{x:.2f}' for x in r)})")
+  ratio = best["pipeline"] / best["network"]
+  print(f"pipeline / network = {ratio:.0%}")
+  print(json.dumps({"pipeline_frames_per_s": round(best["pipeline"], 2),
+                    "network_frames_per_s": round(best["network"], 2),
+                    "ratio": round(ratio, 3),
+                    "pipeline_cpu_ms_per_frame": round(min(cpu["pipeline"]),
+                                                       1),
+                    "network_cpu_ms_per_frame": round(min(cpu["network"]), 1),
+                    "real_graph": real}))
+
+
+if __name__ == "__main__":
+  from youtube8m import cli  # pylint: disable=g-import-not-at-top
+  cli.run(main)

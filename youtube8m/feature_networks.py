@@ -1,0 +1,497 @@
+"""The networks and PCAs that turn frames and audio into YouTube-8M features.
+
+Visual: the 2015-12-05 Inception-v3 frozen graph (`classify_image_graph_def.pb`
+from inception-2015-12-05.tgz). A uint8 RGB frame [H, W, 3] fed to
+`DecodeJpeg:0` gives 2048 floats at `pool_3/_reshape:0`; the YouTube-8M PCA
+(yt8m_pca.tgz) maps them to 1024:
+    (x - mean[:, 0]) @ eigenvecs.T[:, :1024] / sqrt(eigenvals[:1024, 0] + 1e-4)
+and the writers quantize them with `utils.quantize` (clip to [-2, 2],
+round((x + 2) * 255 / 4)).
+
+The graph resizes its input to 299x299 itself (Cast, ExpandDims,
+ResizeBilinear), one frame at a time. To batch frames, `InceptionNetwork`
+runs that same ResizeBilinear op (same size and attributes, read from the
+graph) on a batch, feeds the result to the graph's resize output and reads
+the pool_3 tensor that `pool_3/_reshape` reshapes to [1, 2048]. It checks at
+load time that this gives the features of the single-frame path on probe
+frames, and otherwise runs one frame at a time. The PCA runs in the same
+graph (float64).
+
+Audio: VGGish as a SavedModel with the TF Hub `vggish` signature (a 1-D
+float32 16 kHz waveform in [-1, 1] -> [N, 128], one row per 0.96 s
+example). Each audio frame is the embedding of the 0.975 s of waveform
+(96 STFT frames of 25 ms with a 10 ms hop: one 0.96 s example) that starts at
+that frame's second, as MediaPipe's graph frames 0.96 s windows with a 1 s
+hop. AudioSet's PCA (`vggish_pca_params.npz`) follows,
+    (x - pca_means[:, 0]) @ pca_eigen_vectors.T
+and AudioSet's postprocessor quantization: clip to [-2, 2], then
+(x + 2) * 255 / 4 truncated to a byte (`quantize_audio`; it truncates where
+the visual writer rounds).
+"""
+
+import io
+import os
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from youtube8m import utils
+
+INCEPTION_URL = ("http://download.tensorflow.org/models/image/imagenet/"
+                 "inception-2015-12-05.tgz")
+PCA_URL = "http://data.yt8m.org/yt8m_pca.tgz"
+VGGISH_PCA_URL = "https://storage.googleapis.com/audioset/vggish_pca_params.npz"
+VGGISH_MODEL_URL = "https://tfhub.dev/google/vggish/1"
+
+INCEPTION_GRAPH = "classify_image_graph_def.pb"
+PCA_FILES = ("mean.npy", "eigenvals.npy", "eigenvecs.npy")
+VGGISH_DIR = "vggish"
+VGGISH_PCA_FILE = "vggish_pca_params.npz"
+
+INPUT_TENSOR = "DecodeJpeg:0"
+OUTPUT_TENSOR = "pool_3/_reshape:0"
+INCEPTION_SIZE = 2048
+RGB_SIZE = 1024
+AUDIO_SIZE = 128
+AUDIO_SAMPLE_RATE = 16000
+# One VGGish example: 96 STFT frames of 400 samples with a 160-sample hop.
+VGGISH_WINDOW_SAMPLES = 95 * 160 + 400  # 15600 samples, 0.975 s
+VGGISH_WINDOW_SECONDS = VGGISH_WINDOW_SAMPLES / AUDIO_SAMPLE_RATE
+
+
+class ModelError(utils.Yt8mError):
+  """A model file that is missing, cannot be fetched or is not as expected."""
+
+
+def _tf():
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  return tf
+
+
+def join_path(directory, name):
+  return directory.rstrip("/") + "/" + name if "://" in directory else (
+      os.path.join(directory, name))
+
+
+def _exists(path):
+  return _tf().io.gfile.exists(path)
+
+
+def _read_bytes(path):
+  with _tf().io.gfile.GFile(path, "rb") as f:
+    return f.read()
+
+
+def _write_bytes(path, data):
+  """Writes whole or not at all: a temporary name, renamed at the end."""
+  tf = _tf()
+  temp = f"{path}.tmp-{os.getpid()}"
+  with tf.io.gfile.GFile(temp, "wb") as f:
+    f.write(data)
+  tf.io.gfile.rename(temp, path, overwrite=True)
+
+
+def _progress(name, done, total):
+  if total:
+    text = (f"\r>> downloading {name} {100.0 * done / total:5.1f}% "
+            f"({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
+  else:
+    text = f"\r>> downloading {name} {done / 1e6:.1f} MB"
+  sys.stderr.write(text)
+  sys.stderr.flush()
+
+
+def _download(url, destination, timeout=60):
+  """Copies url into the local file `destination`, with a progress line."""
+  name = url.rsplit("/", 1)[-1]
+  with urllib.request.urlopen(url, timeout=timeout) as response:
+    total = int(response.headers.get("Content-Length") or 0)
+    done, last = 0, 0.0
+    with open(destination, "wb") as out:
+      while True:
+        chunk = response.read(1 << 20)
+        if not chunk:
+          break
+        out.write(chunk)
+        done += len(chunk)
+        if time.monotonic() - last > 0.5:
+          _progress(name, done, total)
+          last = time.monotonic()
+  _progress(name, done, total or done)
+  sys.stderr.write("\n")
+
+
+def fetch_model_files(model_dir, names, url, download=True):
+  """Makes sure model_dir holds `names`, fetching them from `url` if not.
+
+  url is a .tgz holding the files (any folder inside) or the single file.
+  Raises ModelError naming the first missing file and where to get it.
+  """
+  tf = _tf()
+  missing = [n for n in names if not _exists(join_path(model_dir, n))]
+  if not missing:
+    return
+  first = join_path(model_dir, missing[0])
+  archive = url.endswith((".tgz", ".tar.gz"))
+  how = (f"download {url} and unpack it into {model_dir}" if archive
+         else f"download {url} into {model_dir}")
+  if not download:
+    raise ModelError(f"{first} is missing: {how}")
+  tf.io.gfile.makedirs(model_dir)
+  with tempfile.TemporaryDirectory() as temp:
+    local = os.path.join(temp, "download")
+    try:
+      _download(url, local)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+      reason = getattr(e, "reason", None) or e
+      raise ModelError(f"{first} is missing and {url} cannot be fetched "
+                       f"({reason}); {how}") from None
+    if archive:
+      try:
+        with tarfile.open(local, "r:gz") as tar:
+          members = {os.path.basename(m.name): m for m in tar.getmembers()
+                     if m.isfile()}
+          for name in missing:
+            if name in members:
+              _write_bytes(join_path(model_dir, name),
+                           tar.extractfile(members[name]).read())
+      except (tarfile.TarError, OSError, EOFError) as e:
+        raise ModelError(f"{url} is not a .tgz archive ({e}); {how}") from None
+    else:
+      with open(local, "rb") as f:
+        _write_bytes(join_path(model_dir, missing[0]), f.read())
+  still = [n for n in missing if not _exists(join_path(model_dir, n))]
+  if still:
+    raise ModelError(f"{url} has no {still[0]}; {how}")
+
+
+def _load_npy(path, what):
+  try:
+    data = _read_bytes(path)
+    loaded = np.load(io.BytesIO(data), allow_pickle=False)
+  except (OSError, ValueError) as e:
+    raise ModelError(f"{path}: not a NumPy {what} file ({e})") from None
+  return loaded
+
+
+class VisualPca:
+  """The YouTube-8M PCA of Inception's 2048 features, whitened, to 1024."""
+
+  def __init__(self, mean, eigenvals, eigenvecs, source="the PCA files"):
+    mean = np.asarray(mean, np.float64)
+    eigenvals = np.asarray(eigenvals, np.float64)
+    eigenvecs = np.asarray(eigenvecs, np.float64)
+    if mean.shape not in ((INCEPTION_SIZE, 1), (INCEPTION_SIZE,)):
+      raise ModelError(f"{source}: mean.npy has shape {mean.shape}, "
+                       f"expected ({INCEPTION_SIZE}, 1)")
+    if (eigenvals.ndim not in (1, 2) or eigenvals.shape[0] < RGB_SIZE):
+      raise ModelError(f"{source}: eigenvals.npy has shape {eigenvals.shape},"
+                       f" expected ({INCEPTION_SIZE}, 1)")
+    if (eigenvecs.ndim != 2 or eigenvecs.shape[1] != INCEPTION_SIZE or
+        eigenvecs.shape[0] < RGB_SIZE):
+      raise ModelError(f"{source}: eigenvecs.npy has shape {eigenvecs.shape},"
+                       f" expected ({INCEPTION_SIZE}, {INCEPTION_SIZE})")
+    self.mean = mean.reshape(INCEPTION_SIZE)
+    self.projection = eigenvecs.T[:, :RGB_SIZE]
+    values = eigenvals if eigenvals.ndim == 1 else eigenvals[:, 0]
+    self.scale = np.sqrt(values[:RGB_SIZE] + 1e-4)
+
+  @classmethod
+  def load(cls, model_dir):
+    arrays = [_load_npy(join_path(model_dir, n), "array") for n in PCA_FILES]
+    return cls(*arrays, source=model_dir)
+
+  def __call__(self, features):
+    """float [B, 2048] -> float32 [B, 1024]."""
+    x = np.asarray(features, np.float64) - self.mean
+    return ((x @ self.projection) / self.scale).astype(np.float32)
+
+
+class AudioPca:
+  """AudioSet's PCA of VGGish embeddings (whitening included), 128 -> 128."""
+
+  def __init__(self, eigen_vectors, means, source="vggish_pca_params.npz"):
+    eigen_vectors = np.asarray(eigen_vectors, np.float64)
+    means = np.asarray(means, np.float64)
+    if eigen_vectors.shape != (AUDIO_SIZE, AUDIO_SIZE):
+      raise ModelError(f"{source}: pca_eigen_vectors has shape "
+                       f"{eigen_vectors.shape}, expected (128, 128)")
+    if means.shape not in ((AUDIO_SIZE, 1), (AUDIO_SIZE,)):
+      raise ModelError(f"{source}: pca_means has shape {means.shape}, "
+                       "expected (128, 1)")
+    self.matrix = eigen_vectors
+    self.means = means.reshape(AUDIO_SIZE)
+
+  @classmethod
+  def load(cls, path):
+    params = _load_npy(path, ".npz")
+    if not hasattr(params, "files"):
+      raise ModelError(f"{path}: not a .npz archive")
+    for key in ("pca_eigen_vectors", "pca_means"):
+      if key not in params.files:
+        raise ModelError(f"{path}: no array '{key}' (has {params.files})")
+    return cls(params["pca_eigen_vectors"], params["pca_means"], source=path)
+
+  def __call__(self, embeddings):
+    """float [T, 128] -> float32 [T, 128]."""
+    x = np.asarray(embeddings, np.float64) - self.means
+    return (x @ self.matrix.T).astype(np.float32)
+
+
+def quantize_audio(values):
+  """AudioSet's postprocessor: clip to [-2, 2], (x + 2) * 255 / 4, truncate."""
+  values = np.clip(np.asarray(values, np.float64), utils.MIN_QUANTIZED_VALUE,
+                   utils.MAX_QUANTIZED_VALUE)
+  return ((values - utils.MIN_QUANTIZED_VALUE) * (255.0 / 4.0)).astype(
+      np.uint8)
+
+
+def _consumers(graph_def):
+  users = {}
+  for node in graph_def.node:
+    for name in node.input:
+      users.setdefault(name.lstrip("^").split(":")[0], []).append(node)
+  return users
+
+
+def _batch_plan(graph_def):
+  """(resize node, pool tensor name) to feed a batch, or None."""
+  nodes = {node.name: node for node in graph_def.node}
+  users = _consumers(graph_def)
+  current, chain = INPUT_TENSOR.split(":")[0], []
+  resize = None
+  for _ in range(8):
+    following = users.get(current, [])
+    if len(following) != 1:
+      return None
+    node = following[0]
+    if node.op == "ResizeBilinear":
+      if node.input[0].split(":")[0] != current:
+        return None
+      resize = node
+      break
+    if node.op not in ("Cast", "ExpandDims"):
+      return None
+    chain.append(node.op)
+    current = node.name
+  if resize is None or chain.count("ExpandDims") != 1:
+    return None
+  size = nodes.get(resize.input[1].split(":")[0])
+  output = nodes.get(OUTPUT_TENSOR.split(":")[0])
+  if size is None or size.op != "Const" or output is None or (
+      output.op != "Reshape"):
+    return None
+  return resize, "Cast" in chain, size, output.input[0]
+
+
+class InceptionNetwork:
+  """Runs the Inception GraphDef: uint8 frames [B, H, W, 3] -> [B, 2048].
+
+  With a VisualPca, `pca_features` also applies it, in the same graph run
+  (float64, as VisualPca does in numpy): numpy's BLAS threads would compete
+  with TensorFlow's for the cores.
+  """
+
+  def __init__(self, graph_def_bytes, source=INCEPTION_GRAPH, batch=True,
+               log=None, pca=None):
+    tf = _tf()
+    self.source = source
+    self.pca = pca
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+      graph_def.ParseFromString(graph_def_bytes)
+    except Exception:  # pylint: disable=broad-except
+      raise ModelError(f"{source}: not a TensorFlow GraphDef") from None
+    names = {node.name for node in graph_def.node}
+    for tensor in (INPUT_TENSOR, OUTPUT_TENSOR):
+      if tensor.split(":")[0] not in names:
+        raise ModelError(f"{source}: the graph has no tensor {tensor} (is it "
+                         f"{INCEPTION_GRAPH} from inception-2015-12-05.tgz?)")
+    self._single = self._single_session(graph_def)
+    self._batched = None
+    plan = _batch_plan(graph_def) if batch else None
+    if plan is not None:
+      self._batched = self._batched_session(graph_def, *plan)
+      if not self._batch_agrees():
+        self._batched = None
+        if log:
+          log(f"{source}: batched frames do not give the single-frame "
+              "features; running one frame at a time")
+    self.batched = self._batched is not None
+
+  @classmethod
+  def load(cls, model_dir, **kwargs):
+    path = join_path(model_dir, INCEPTION_GRAPH)
+    return cls(_read_bytes(path), source=path, **kwargs)
+
+  @staticmethod
+  def _config():
+    return _tf().compat.v1.ConfigProto(allow_soft_placement=True)
+
+  def _single_session(self, graph_def):
+    tf = _tf()
+    graph = tf.Graph()
+    with graph.as_default():
+      frame = tf.compat.v1.placeholder(tf.uint8, [None, None, 3], name="frame")
+      try:
+        (output,) = tf.graph_util.import_graph_def(
+            graph_def, input_map={INPUT_TENSOR: frame},
+            return_elements=[OUTPUT_TENSOR], name="inception")
+      except (ValueError, tf.errors.OpError) as e:
+        raise ModelError(f"{self.source}: cannot import the graph: "
+                         f"{str(e).splitlines()[0]}") from None
+      reduced = self._pca_ops(output)
+    session = tf.compat.v1.Session(graph=graph, config=self._config())
+    return session, frame, output, reduced
+
+  def _pca_ops(self, features):
+    """float32 [N, 2048] -> float32 [N, 1024] (None without a PCA)."""
+    if self.pca is None:
+      return None
+    tf = _tf()
+    x = tf.cast(tf.reshape(features, [-1, INCEPTION_SIZE]), tf.float64)
+    x = tf.matmul(x - tf.constant(self.pca.mean),
+                  tf.constant(self.pca.projection))
+    return tf.cast(x / tf.constant(self.pca.scale), tf.float32)
+
+  def _batched_session(self, graph_def, resize, cast, size, pool):
+    tf = _tf()
+    graph = tf.Graph()
+    with graph.as_default():
+      frames = tf.compat.v1.placeholder(tf.uint8, [None, None, None, 3],
+                                        name="frames")
+      images = tf.cast(frames, tf.float32) if cast else frames
+      size_value = tf.make_ndarray(size.attr["value"].tensor)
+      resized = tf.raw_ops.ResizeBilinear(
+          images=images, size=tf.constant(size_value),
+          align_corners=resize.attr["align_corners"].b,
+          half_pixel_centers=resize.attr["half_pixel_centers"].b)
+      try:
+        (pooled,) = tf.graph_util.import_graph_def(
+            graph_def, input_map={resize.name + ":0": resized},
+            return_elements=[pool if ":" in pool else pool + ":0"],
+            name="inception")
+      except (ValueError, tf.errors.OpError):
+        return None
+      output = tf.reshape(pooled, [-1, INCEPTION_SIZE])
+      reduced = self._pca_ops(output)
+    session = tf.compat.v1.Session(graph=graph, config=self._config())
+    return session, frames, output, reduced
+
+  def _batch_agrees(self):
+    if self._batched is None:
+      return False
+    probe = np.random.RandomState(0).randint(0, 256, [2, 45, 61, 3]).astype(
+        np.uint8)
+    try:
+      batched = self._run_batched(probe)
+    except Exception:  # pylint: disable=broad-except
+      return False
+    single = self._run_single(probe)
+    scale = max(1.0, float(np.abs(single).max()))
+    return batched.shape == single.shape and bool(
+        np.allclose(batched, single, rtol=1e-4, atol=1e-4 * scale))
+
+  def _run_single(self, frames, reduced=False):
+    session, frame, output, pca = self._single
+    fetch = pca if reduced else output
+    rows = [session.run(fetch, {frame: f}) for f in frames]
+    return np.concatenate(rows).reshape(len(frames), -1)
+
+  def _run_batched(self, frames, reduced=False):
+    session, placeholder, output, pca = self._batched
+    return session.run(pca if reduced else output, {placeholder: frames})
+
+  def _run(self, frames, reduced):
+    frames = np.asarray(frames, np.uint8)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+      raise ValueError(f"frames must be [B, H, W, 3], not {frames.shape}")
+    if self._batched is not None:
+      return self._run_batched(frames, reduced)
+    return self._run_single(frames, reduced)
+
+  def __call__(self, frames):
+    """uint8 [B, H, W, 3] RGB -> float32 [B, 2048] pool_3 features."""
+    return self._run(frames, reduced=False)
+
+  def pca_features(self, frames):
+    """uint8 [B, H, W, 3] RGB -> float32 [B, 1024], the PCA applied."""
+    if self.pca is None:
+      raise ValueError("this InceptionNetwork was built without a PCA")
+    return self._run(frames, reduced=True)
+
+
+class VggishNetwork:
+  """A VGGish SavedModel: 0.975 s windows [T, 15600] -> embeddings [T, 128]."""
+
+  def __init__(self, model_dir):
+    tf = _tf()
+    self.source = model_dir
+    try:
+      model = tf.saved_model.load(model_dir)
+    except Exception as e:  # pylint: disable=broad-except
+      reason = str(getattr(e, "message", e)).strip().splitlines()
+      raise ModelError(f"{model_dir}: not a VGGish SavedModel "
+                       f"({reason[0] if reason else type(e).__name__})"
+                       ) from None
+    self._model = model  # keeps the variables alive
+    self._call = self._callable(model)
+    probe = np.asarray(self._call(tf.zeros([VGGISH_WINDOW_SAMPLES])))
+    if probe.ndim != 2 or probe.shape[1] != AUDIO_SIZE or probe.shape[0] < 1:
+      raise ModelError(
+          f"{model_dir}: a {VGGISH_WINDOW_SECONDS} s waveform gives an "
+          f"output of shape {probe.shape}, expected [1, {AUDIO_SIZE}] (the "
+          "TF Hub vggish signature: 1-D float32 16 kHz waveform -> [N, 128])")
+
+    call = self._call
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, VGGISH_WINDOW_SAMPLES], tf.float32)])
+    def embed(windows):
+      return tf.map_fn(lambda w: call(w)[0], windows,
+                       fn_output_signature=tf.TensorSpec([AUDIO_SIZE],
+                                                         tf.float32))
+
+    self._embed = embed
+
+  def _callable(self, model):
+    if callable(model):
+      return model
+    signatures = getattr(model, "signatures", {})
+    if "serving_default" not in signatures:
+      raise ModelError(f"{self.source}: the SavedModel is not callable and "
+                       "has no serving_default signature")
+    signature = signatures["serving_default"]
+    (name,) = signature.structured_input_signature[1].keys()
+
+    def call(waveform):
+      outputs = signature(**{name: waveform})
+      return next(iter(outputs.values()))
+
+    return call
+
+  def __call__(self, windows):
+    """float32 [T, 15600] -> float32 [T, 128] (one embedding per window)."""
+    windows = np.asarray(windows, np.float32)
+    if windows.shape[0] == 0:
+      return np.zeros([0, AUDIO_SIZE], np.float32)
+    return self._embed(windows).numpy()
+
+
+def audio_windows(waveform, num_frames, period_seconds):
+  """[num_frames, 15600] windows, window k starting at k * period seconds.
+
+  Windows past the end of the waveform are padded with silence (zeros).
+  """
+  starts = [int(round(k * period_seconds * AUDIO_SAMPLE_RATE))
+            for k in range(num_frames)]
+  out = np.zeros([num_frames, VGGISH_WINDOW_SAMPLES], np.float32)
+  for k, start in enumerate(starts):
+    piece = waveform[start:start + VGGISH_WINDOW_SAMPLES]
+    out[k, :piece.shape[0]] = piece
+  return out
