@@ -277,7 +277,12 @@ def _config_with_placeholder(tmp_path):
     (["--config=configs/nope.yaml"], "--config: cannot read configs/nope.yaml"),
     (["--", "--train_dir", "gs://x"], "'gs://x' is not a --name=value flag"),
     (["--config={placeholder}"], "placeholder YOUR_PROJECT is still"),
-], ids=["bucket", "config", "flag-form", "placeholder"])
+    (["--display_name=job\nserviceAccount: evil@x"],
+     "--display_name: 'job\\nserviceAccount: evil@x' holds the control"),
+    (["--", "--train_dir=gs://x/\nimageUri: evil"],
+     "flags after --: '--train_dir=gs://x/\\nimageUri: evil' holds the"),
+], ids=["bucket", "config", "flag-form", "placeholder", "display-name",
+        "module-flag"])
 def test_errors_are_one_line(tmp_path, args, message):
   defaults = {"--config": "configs/train-1gpu.yaml",
               "--staging_bucket": "gs://my-bucket", "--region": "us-central1"}
@@ -293,6 +298,37 @@ def test_errors_are_one_line(tmp_path, args, message):
   assert line.startswith("error: ") and message in line, line
   # A failed run, dry or not, leaves no temporary files behind.
   assert not os.listdir(tmp_path / "tmp")
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\t", "\x00", "\x1b", "\x7f",
+                                  "\x85", "\x9b"])
+def test_control_characters_are_refused_everywhere(char):
+  with pytest.raises(utils.Yt8mError, match=r"^--region: .* holds the "
+                     "control character"):
+    cloud.check_text(f"us-central1{char}", "--region")
+  cloud.check_text("gs://b/ünïcode path", "--base_output_dir")  # fine
+  spec = _load(os.path.join(REPO, "configs", "train-1gpu.yaml"))
+  spec["workerPoolSpecs"][0]["pythonPackageSpec"]["executorImageUri"] += char
+  with pytest.raises(utils.Yt8mError, match=(
+      r"^x.yaml: spec.workerPoolSpecs\[0\].pythonPackageSpec."
+      r"executorImageUri: .* holds the control character")) as error:
+    cloud.validate_job_spec(spec, "x.yaml")
+  assert "\n" not in str(error.value)
+  spec = _load(os.path.join(REPO, "configs", "train-1gpu.yaml"))
+  spec[f"bad{char}Key"] = 1
+  with pytest.raises(utils.Yt8mError, match="a key of spec: .* holds"):
+    cloud.validate_job_spec(spec, "x.yaml")
+  with pytest.raises(utils.Yt8mError, match="flags after --: .* holds"):
+    cloud.merge_flags(["--a=1"], [f"--b=2{char}"])
+
+
+def test_bucket_and_region_match_whole_values():
+  # A trailing newline used to pass `$`: now the whole value must match.
+  # pylint: disable-next=protected-access
+  bucket, region = cloud._BUCKET, cloud._REGION
+  assert bucket.fullmatch("gs://my-bucket")
+  assert not bucket.fullmatch("gs://my-bucket\n")
+  assert not region.fullmatch("us-central1\n")
 
 
 def test_no_command_prints_usage():

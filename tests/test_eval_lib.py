@@ -1,6 +1,7 @@
 """eval_lib.py: the Evaluator against numpy, and eval.py's checkpoint loop."""
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -15,8 +16,9 @@ from youtube8m import utils
 
 
 def _config(train_dir, path, **kwargs):
+  kwargs = {"batch_size": 4, "run_once": True, "top_k": 5, **kwargs}
   return eval_lib.EvalConfig(train_dir=train_dir, eval_data_pattern=path,
-                             batch_size=4, run_once=True, **kwargs)
+                             **kwargs)
 
 
 def test_evaluator_matches_metrics_on_the_whole_set(tmp_path):
@@ -33,7 +35,7 @@ def test_evaluator_matches_metrics_on_the_whole_set(tmp_path):
   for row, (truth, _) in enumerate(videos.values()):
     labels[row, truth] = 1
   assert metrics["gap"] == pytest.approx(
-      eval_util.calculate_gap(predictions, labels), abs=1e-6)
+      eval_util.calculate_gap(predictions, labels, top_k=5), abs=1e-6)
   assert metrics["avg_hit_at_one"] == pytest.approx(
       eval_util.calculate_hit_at_one(predictions, labels), abs=1e-6)
   assert metrics["num_examples"] == 11
@@ -74,3 +76,30 @@ def test_watch_mode_stops_after_the_timeout(tmp_path):
   config.run_once = False
   metrics = eval_lib.evaluate(config)  # the existing checkpoint, then stop
   assert metrics is not None and metrics["num_examples"] == 3
+
+
+def test_watch_mode_waits_for_training_to_start(tmp_path):
+  path, _ = tiny.video_file(tmp_path / "val.tfrecord", count=3)
+  run = tmp_path / "run"
+  config = _config(str(run), path, eval_poll_secs=0.05, eval_timeout_secs=0.3)
+  config.run_once = False
+  with pytest.raises(utils.Yt8mError, match="no training started in"):
+    eval_lib.evaluate(config)
+  config.eval_timeout_secs = 20
+  starter = threading.Timer(0.5, tiny.checkpoint_dir, args=(run,))
+  starter.start()
+  try:
+    config.eval_timeout_secs = 3
+    metrics = eval_lib.evaluate(config)  # waits, evaluates, then times out
+  finally:
+    starter.join()
+  assert metrics["num_examples"] == 3
+
+
+def test_bad_settings_are_named(tmp_path):
+  path, _ = tiny.video_file(tmp_path / "val.tfrecord", count=3)
+  train_dir, _ = tiny.checkpoint_dir(tmp_path / "run")
+  with pytest.raises(utils.Yt8mError, match="--batch_size=0 is invalid"):
+    eval_lib.evaluate(_config(train_dir, path, batch_size=0))
+  with pytest.raises(utils.Yt8mError, match="--top_k=7 is more than"):
+    eval_lib.evaluate(_config(train_dir, path, top_k=7))

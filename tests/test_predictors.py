@@ -56,3 +56,20 @@ def test_savedmodel_limits_are_named(tmp_path):
   with pytest.raises(utils.Yt8mError, match="needs a checkpoint"):
     predictors.make_predictor(dataclasses.replace(config, top_k=2),
                               checkpoint_only=True)
+
+
+def test_top_k_must_be_one_to_num_classes(tmp_path):
+  train_dir, _ = tiny.checkpoint_dir(tmp_path / "run")  # 6 classes
+  config = inference_lib.InferenceConfig(train_dir=train_dir, top_k=7)
+  with pytest.raises(utils.Yt8mError, match=r"--top_k=7 is invalid: "
+                     r"expected 1\.\.6 \(the model's classes\)"):
+    predictors.make_predictor(config)
+  # Segment inference takes the model, not top-k lists: no --top_k check.
+  assert predictors.make_predictor(config, checkpoint_only=True).model
+  direct = predictors.CheckpointPredictor(train_dir, {}, set(), top_k=0)
+  with pytest.raises(utils.Yt8mError, match="--top_k=0 is invalid"):
+    next(direct.batches(str(tmp_path / "none*"), 2))
+  sm = export.export_checkpoint(export.ExportConfig(
+      train_dir=train_dir, output_dir=str(tmp_path / "sm"), top_k=2))
+  with pytest.raises(utils.Yt8mError, match="--top_k=0 is invalid"):
+    predictors.SavedModelPredictor(sm, top_k=0)

@@ -359,3 +359,24 @@ def test_damaged_shard_is_named(tmp_path, damage):
                       str(tmp_path / "part-*.tfrecord"))
   assert "part-1.tfrecord" in message and damage in message
   assert "part-0" not in message and "part-2" not in message
+
+
+def test_a_bad_payload_crc_mid_shard_names_the_file(tmp_path):
+  good = [records.video_record(f"g{i}", [1], {"mean_rgb": [0.5] * 16})
+          for i in range(6)]
+  path = records.write(tmp_path / "part-1.tfrecord", good)
+  records.write(tmp_path / "part-0.tfrecord", good)
+  data = bytearray(open(path, "rb").read())
+  record_size = len(data) // 6
+  # A byte inside the third record's payload: its CRC fails, and TensorFlow
+  # reports the payload's offset, 12 bytes past the record's start.
+  data[2 * record_size + 20] ^= 0xFF
+  open(path, "wb").write(bytes(data))
+  with pytest.raises(tf.errors.DataLossError) as info:
+    for _ in readers.make_dataset(
+        readers.YT8MAggregatedFeatureReader(5, "mean_rgb", "16"),
+        str(tmp_path / "part-*.tfrecord"), 4, num_readers=1):
+      pass
+  message = tfrecords.diagnose_data_loss(info.value)
+  assert message and "part-1.tfrecord" in message, info.value.message
+  assert f"byte {2 * record_size + 12}" in message

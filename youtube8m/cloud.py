@@ -61,8 +61,13 @@ PACKAGE_PLACEHOLDER = re.compile(
     r"^gs://YOUR_BUCKET/youtube8m/youtube8m-[^/]+\.tar\.gz$")
 PLACEHOLDER = re.compile(r"YOUR_[A-Z0-9_]+")
 STAGING_DIR = "youtube8m/staging"
-_BUCKET = re.compile(r"^gs://([a-z0-9][a-z0-9._-]*[a-z0-9])/?$")
-_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+_BUCKET = re.compile(r"gs://([a-z0-9][a-z0-9._-]*[a-z0-9])/?")  # fullmatch
+_REGION = re.compile(r"[a-z]+-[a-z]+[0-9]+")
+# C0 (newline, tab, NUL...), DEL, C1: could end a YAML line, start a key.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# The flags whose values end up in the job YAML or the gcloud command.
+TEXT_FLAGS = ("config", "staging_bucket", "region", "display_name", "project",
+              "base_output_dir", "tensorboard", "service_account")
 # Vertex machine types look like n1-standard-8, a2-highgpu-1g, g2-standard-4.
 MACHINE_TYPE = re.compile(r"^(?:[a-z][a-z0-9]*-[a-z]+-[0-9]+[a-z]?|cloud-tpu)$")
 # Each GPU type attaches to one machine family only (Vertex AI's compute
@@ -73,16 +78,35 @@ GPU_MACHINE_FAMILY = dict(
     NVIDIA_L4="g2", NVIDIA_H100_80GB="a3")
 
 
-def _snake_case_keys(node, path="spec"):
-  """Yields the path of every mapping key holding an underscore."""
+def _control(value, where):
+  """The message for a string holding a control character, else None."""
+  match = _CONTROL.search(value) if isinstance(value, str) else None
+  return match and (f"{where}: {value!r} holds the control character "
+                    f"{match.group(0)!r}; job specs take none (no newlines, "
+                    "tabs or NUL)")
+
+
+def check_text(value, where):
+  """Raises a Yt8mError naming `where` if `value` holds a control character."""
+  if _control(value, where):
+    raise utils.Yt8mError(_control(value, where))
+
+
+def _spec_faults(node, path="spec"):
+  """Yields a message per underscore key (gcloud reads camelCase keys only)
+  and per key or string holding a control character."""
   if isinstance(node, dict):
     for key, value in node.items():
-      if "_" in str(key):
-        yield f"{path}.{key}"
-      yield from _snake_case_keys(value, f"{path}.{key}")
+      fault = _control(str(key), f"a key of {path}")
+      if fault or "_" in str(key):
+        yield fault or (f"key {path}.{key} has an underscore; gcloud reads "
+                        "camelCase keys only")
+      yield from _spec_faults(value, f"{path}.{key}")
   elif isinstance(node, list):
     for i, value in enumerate(node):
-      yield from _snake_case_keys(value, f"{path}[{i}]")
+      yield from _spec_faults(value, f"{path}[{i}]")
+  elif _control(node, path):
+    yield _control(node, path)
 
 
 def _parse_error_text(error):
@@ -94,12 +118,13 @@ def _parse_error_text(error):
 def validate_job_spec(spec, source="job spec"):
   """Checks a CustomJobSpec dict (camelCase, as in the YAML) like Vertex AI.
 
-  First the schema: json_format with unknown fields rejected, so a misspelled
-  or misplaced key fails here (gcloud sends it on unchecked). Then the
-  rules the schema cannot state: camelCase keys only (gcloud refuses the
-  others), pool 0 with exactly one replica, every used pool with a machine
-  type, a task and GPUs its machine family takes, and TensorBoard only with
-  a service account and a baseOutputDirectory.
+  First the rules the schema cannot state: camelCase keys only (gcloud
+  refuses the others) and no control character in any key or string. Then
+  the schema: json_format with unknown fields rejected, so a misspelled or
+  misplaced key fails here (gcloud sends it on unchecked). Then pool 0 with
+  exactly one replica, every used pool with a machine type, a task and GPUs
+  its machine family takes, and TensorBoard only with a service account and
+  a baseOutputDirectory.
 
   Returns:
     The parsed google.cloud.aiplatform.v1.CustomJobSpec protobuf message.
@@ -109,10 +134,9 @@ def validate_job_spec(spec, source="job spec"):
   if not isinstance(spec, dict):
     raise utils.Yt8mError(f"{source}: expected a mapping of CustomJobSpec "
                           f"fields, got {type(spec).__name__}")
-  bad_key = next(_snake_case_keys(spec), None)
-  if bad_key:
-    raise utils.Yt8mError(f"{source}: key {bad_key} has an underscore; "
-                          "gcloud reads camelCase keys only")
+  fault = next(_spec_faults(spec), None)
+  if fault:
+    raise utils.Yt8mError(f"{source}: {fault}")
   try:  # pylint: disable=import-outside-toplevel
     from google.cloud.aiplatform_v1.types import CustomJobSpec
     from google.protobuf import json_format
@@ -178,6 +202,8 @@ def merge_flags(base, extra, where_base="args", where_extra="flags after --"):
 
   absl takes `--noname` for `--name=false`, so those count as the same flag.
   """
+  for arg in extra:
+    check_text(arg, where_extra)
   base_names = [_flag_name(a, where_base) for a in base]
   extra_names = [_flag_name(a, where_extra) for a in extra]
   known = set(base_names) | set(extra_names)
@@ -194,14 +220,6 @@ def merge_flags(base, extra, where_base="args", where_extra="flags after --"):
       position[key(name)] = len(merged)
       merged.append(arg)
   return merged
-
-
-def _replace_strings(node, old, new):
-  if isinstance(node, dict):
-    return {k: _replace_strings(v, old, new) for k, v in node.items()}
-  if isinstance(node, list):
-    return [_replace_strings(v, old, new) for v in node]
-  return node.replace(old, new) if isinstance(node, str) else node
 
 
 def _tasks(spec):
@@ -230,7 +248,8 @@ def fill_spec(spec, bucket, package_uri, module_flags, source):
     if module_flags:
       task["args"] = merge_flags(task.get("args") or [], module_flags,
                                  f"{source}: workerPoolSpecs[{i}] args")
-  return _replace_strings(spec, "YOUR_BUCKET", bucket)
+  # The bucket matched _BUCKET: it needs no escaping in JSON.
+  return json.loads(json.dumps(spec).replace("YOUR_BUCKET", bucket))
 
 
 def source_root(package_dir=None):
@@ -306,14 +325,15 @@ def load_config(path):
 
 
 def _check_flags():
-  for name in ("config", "staging_bucket", "region"):
-    if not FLAGS[name].value:
+  for name in TEXT_FLAGS:
+    if name in ("config", "staging_bucket", "region") and not FLAGS[name].value:
       raise cli.UsageError(f"--{name} is required; {USAGE}")
-  match = _BUCKET.match(FLAGS.staging_bucket)
+    check_text(FLAGS[name].value, f"--{name}")
+  match = _BUCKET.fullmatch(FLAGS.staging_bucket)
   if not match:
     raise cli.UsageError(f"--staging_bucket must look like gs://BUCKET, got "
                          f"{FLAGS.staging_bucket!r}")
-  if not _REGION.match(FLAGS.region):
+  if not _REGION.fullmatch(FLAGS.region):
     raise cli.UsageError(f"--region must look like us-central1, got "
                          f"{FLAGS.region!r}")
   return match.group(1)

@@ -6,7 +6,10 @@ r"""Turns batch-prediction JSON lines into the Kaggle CSV.
 
 Each line is an object with `video_id`, `class_indexes` and `predictions`
 (the exported model's serving outputs), or Vertex AI's wrapper
-`{"instance": ..., "prediction": {...}}` around one.
+`{"instance": ..., "prediction": {...}}` around one. As in inference.py,
+a video id a CSV cannot hold (comma, quote, newline or other control
+character) and a NaN or infinite score are errors naming the file and line,
+and the CSV appears whole or not at all.
 """
 
 import json
@@ -20,7 +23,6 @@ console.quiet()
 
 from youtube8m import cli
 from youtube8m import inference_lib
-from youtube8m import outputs
 from youtube8m import tfrecords
 from youtube8m import utils
 
@@ -30,24 +32,41 @@ flags.DEFINE_string("json_prediction_files_pattern", None,
 flags.DEFINE_string("csv_output_file", None, "Where the Kaggle CSV goes.")
 
 
+def _lines(path):
+  """(line number, text) of one file; a file that is not UTF-8 is an error."""
+  with tf.io.gfile.GFile(path, "rb") as f:
+    for number, line in enumerate(f, 1):
+      try:
+        yield number, line.decode("utf-8")
+      except UnicodeDecodeError as e:
+        raise utils.Yt8mError(f"{path}:{number}: not UTF-8 text ({e})") from e
+
+
 def _rows(path):
   """(video_id, classes, scores) per line of one JSON-lines file."""
-  with tf.io.gfile.GFile(path, "r") as f:
-    for number, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      try:
-        item = json.loads(line)
-        item = item.get("prediction", item)
-        video_id = item["video_id"]
-        pairs = sorted(zip(item["class_indexes"], item["predictions"]),
-                       key=lambda pair: -pair[1])
-      except (ValueError, KeyError, TypeError, AttributeError) as e:
-        raise utils.Yt8mError(
-            f"{path}:{number}: not a prediction line with video_id, "
-            f"class_indexes and predictions ({type(e).__name__}: {e})") from e
-      yield (video_id, [int(c) for c, _ in pairs],
-             [float(s) for _, s in pairs])
+  for number, line in _lines(path):
+    if not line.strip():
+      continue
+    where = f"{path}:{number}"
+    try:
+      item = json.loads(line)
+      item = item.get("prediction", item)
+      video_id = item["video_id"]
+      if not isinstance(video_id, str):
+        raise TypeError(f"video_id {video_id!r} is not a string")
+      scores = [float(s) for s in item["predictions"]]
+      classes = [int(c) for c in item["class_indexes"]]
+      if len(scores) != len(classes):
+        raise ValueError(f"{len(classes)} class_indexes but {len(scores)} "
+                         "predictions")
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+      raise utils.Yt8mError(
+          f"{where}: not a prediction line with video_id, class_indexes "
+          f"and predictions ({type(e).__name__}: {e})") from e
+    video_id = inference_lib.csv_video_id(video_id, where)
+    inference_lib.check_scores(video_id, scores, where)
+    pairs = sorted(zip(classes, scores), key=lambda pair: -pair[1])
+    yield video_id, [c for c, _ in pairs], [s for _, s in pairs]
 
 
 def convert(pattern, output_file):
@@ -61,8 +80,11 @@ def convert(pattern, output_file):
       for video_id, classes, scores in _rows(path):
         f.write(inference_lib.format_row(video_id, classes, scores))
         count += 1
+    if not count:
+      raise utils.Yt8mError(f"--json_prediction_files_pattern={pattern}: no "
+                            "prediction line in the files; no CSV written")
     return count
-  return outputs.write_file(output_file, write)
+  return inference_lib.write_output(output_file, "--csv_output_file", write)
 
 
 def main(argv):

@@ -13,10 +13,17 @@ Definitions (the starter code's, see the README's Metrics section), for predicti
          predictions, over the class's total positives. The mean runs over
          the classes that have positives.
 
-Ties are broken deterministically, never with random numbers: within a video
-the lower class id ranks first among equal scores (what tf.math.top_k does),
-and in a pooled list (GAP, per-class AP) equal scores keep video order, then
-the within-video rank. numpy and TensorFlow paths therefore agree exactly.
+Exact ties favour no class and no video, and use no random state:
+  - Hit@1 and PERR are their expected values when tied scores are ordered
+    uniformly at random: Hit@1 is the mean label over the classes tied at
+    the top; PERR counts each positive tied at the n-th score by the share
+    of the n places left to the tie.
+  - Pooled lists (GAP, per-class AP) average over the orders of each run of
+    equal scores (average_precision_calculator's rule).
+  - Which of the classes tied at a video's k-th score enter its top k is
+    decided by `tie_keys`: a hash of the video's scores and labels, and of
+    the class; never by class id.
+numpy and TensorFlow paths agree exactly.
 
 The evaluator runs `top_k_summary` (TensorFlow) inside its eval step, so only
 [batch_size, top_k] arrays reach the host, and feeds their numpy values to
@@ -41,49 +48,15 @@ def _as_matrices(predictions, labels):
   return predictions, labels
 
 
-def _neg(scores):
-  """-scores [...], for stable ascending sorts meaning descending scores."""
-  if not np.issubdtype(scores.dtype, np.floating):
-    scores = scores.astype(np.float64)
-  return -scores
-
-
-def row_top_k(predictions, k):
-  """Each row's k best classes, best first, lower class id first on ties.
-
-  Args:
-    predictions: [B, C] scores.
-    k: int; clipped to C.
-
-  Returns:
-    (scores [B, k] of predictions' dtype, class ids [B, k] int32).
-  """
-  b, c = predictions.shape
-  k = min(k, c)
-  if k <= 0:
-    return predictions[:, :0], np.zeros((b, 0), np.int32)
-  neg = _neg(predictions)
-  threshold = np.partition(neg, k - 1, axis=1)[:, k - 1:k]  # -(k-th best)
-  keep = neg < threshold
-  tied = neg == threshold
-  room = k - np.count_nonzero(keep, axis=1)
-  # Only rows with more ties at the threshold than free places need to pick
-  # the lowest class ids among them; that is rare with real-valued scores.
-  crowded = np.flatnonzero(np.count_nonzero(tied, axis=1) > room)
-  if crowded.size:
-    tied[crowded] &= np.cumsum(tied[crowded], axis=1) <= room[crowded, None]
-  keep |= tied
-  ids = np.nonzero(keep)[1].reshape(b, k)  # ascending class id per row
-  order = np.argsort(np.take_along_axis(neg, ids, 1), axis=1, kind="stable")
-  ids = np.take_along_axis(ids, order, 1).astype(np.int32)
-  return np.take_along_axis(predictions, ids, 1), ids
+# The seed's names; segment_inference ranks with row_top_k too.
+row_top_k = ap_calculator.row_top_k
+tie_keys = ap_calculator.tie_keys
 
 
 def top_k_summary_numpy(predictions, labels, k=20):
   """numpy twin of `top_k_summary`: same keys, same values.
 
-  Only hit_at_one differs in dtype (float64 here), so that non-binary label
-  values are not rounded; for 0/1 labels the values are identical.
+  Exact ties are resolved as the module docstring says, identically.
 
   Args:
     predictions: [B, C] scores.
@@ -94,27 +67,66 @@ def top_k_summary_numpy(predictions, labels, k=20):
     The dict described in `top_k_summary`, as numpy arrays.
   """
   predictions, labels = _as_matrices(predictions, labels)
-  b, c = predictions.shape
-  k = min(k, c)
+  k = min(k, predictions.shape[1])
   positive = labels > 0
   num_positives = np.count_nonzero(positive, axis=1).astype(np.int32)
   depth = max(k, int(num_positives.max(initial=0)))
-  scores, ids = row_top_k(predictions, depth)
-  ranked_positive = np.take_along_axis(positive, ids, 1)
-  within_n = np.arange(ids.shape[1]) < num_positives[:, None]
-  perr_hits = np.count_nonzero(ranked_positive & (scores > 0) & within_n,
-                               axis=1).astype(np.int32)
-  hit_at_one = (labels[np.arange(b), ids[:, 0]] if c else np.zeros(b))
+  ranked, _ = row_top_k(predictions, depth)
+  hit_at_one, perr_hits = ap_calculator.expected_hits(
+      predictions, positive, labels, ranked, num_positives)
+  scores, ids = row_top_k(predictions, k, tie_keys(predictions, labels))
   return {
-      "top_k_scores": scores[:, :k],
-      "top_k_ids": ids[:, :k],
-      "top_k_positive": ranked_positive[:, :k],
-      "hit_at_one": hit_at_one.astype(np.float64),
-      "perr": (perr_hits / np.maximum(num_positives, 1)).astype(np.float32),
+      "top_k_scores": scores,
+      "top_k_ids": ids,
+      "top_k_positive": np.take_along_axis(positive, ids, 1),
+      "hit_at_one": hit_at_one,
+      "perr": perr_hits / np.maximum(num_positives, 1).astype(np.float32),
       "perr_hits": perr_hits,
       "num_positives": num_positives,
       "class_positives": np.count_nonzero(positive, axis=0).astype(np.int32),
   }
+
+
+def _tied_summary(predictions, labels, positive, num_positives, best, ids,
+                  k):
+  """(top-k ids [R, k], hit [R], perr hits [R]) of R rows with tied cuts.
+
+  The same values as `top_k_summary_numpy`. Needed for the rows where a
+  tie has members on both sides of rank 1, n or k: the whole row counts.
+  """
+  def count(mask):
+    return tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+
+  def shift_right(h, n):
+    return tf.bitwise.right_shift(h, tf.constant(n, h.dtype))
+  keys = tf.cast(ap_calculator.hash_tie_keys(
+      tf.bitcast(tf.cast(predictions, tf.float32), tf.uint32),
+      tf.cast(positive, tf.uint32),
+      tf.cast(tf.range(tf.shape(predictions)[1]), tf.uint32),
+      lambda t: tf.reduce_sum(t, axis=1), shift_right), tf.int64)
+  # The first entries of `ids` are those above the k-th score; the places
+  # left go to the entries tied at it with the lowest keys.
+  cut = best[:, k - 1:k]
+  above = count(predictions > cut)[:, tf.newaxis]
+  _, by_key = tf.math.top_k(tf.where(predictions == cut, -keys,
+                                     tf.int64.min), k=k)
+  place = tf.range(k)[tf.newaxis, :]
+  top = tf.sort(tf.where(place < above, ids[:, :k], tf.gather(
+      by_key, tf.maximum(place - above, 0), batch_dims=1)), axis=1)
+  _, order = tf.math.top_k(tf.gather(predictions, top, batch_dims=1), k=k)
+  top = tf.gather(top, order, batch_dims=1)  # equal scores: lower id first
+  # float64, as numpy's: a tie makes a fraction the two must agree on.
+  first = tf.cast(predictions == best[:, :1], tf.float64)
+  hit = tf.reduce_sum(tf.cast(labels, tf.float64) * first, axis=1) / (
+      tf.reduce_sum(first, axis=1))
+  nth = tf.gather(best, tf.maximum(num_positives - 1, 0)[:, tf.newaxis],
+                  batch_dims=1)
+  above, tied = predictions > nth, predictions == nth
+  room = num_positives - count(above)
+  shared = room * count(positive & tied) * tf.cast(nth[:, 0] > 0, tf.int32)
+  hits = (tf.cast(count(positive & above & (predictions > 0)), tf.float32) +
+          tf.cast(shared, tf.float32) / tf.cast(count(tied), tf.float32))
+  return top, hit, hits
 
 
 def top_k_summary(predictions, labels, k=20):
@@ -132,37 +144,53 @@ def top_k_summary(predictions, labels, k=20):
   Returns:
     Dict of tensors:
       top_k_scores [B, k] (predictions' dtype), best first;
-      top_k_ids [B, k] int32, lower class id first among equal scores;
+      top_k_ids [B, k] int32; of the classes tied at the k-th score, those
+        with the lower `tie_keys` enter; equal scores by lower class id;
       top_k_positive [B, k] bool;
-      hit_at_one [B] float32: label value at the top class;
-      perr [B] float32; perr_hits [B] int32: positives with score > 0 among
-        the video's num_positives best classes (the host divides these);
+      hit_at_one [B] float64: mean label value of the top-scored classes;
+      perr [B] float32; perr_hits [B] float32: expected positives with
+        score > 0 among the video's num_positives best classes, ties
+        averaged (the host divides these);
       num_positives [B] int32;
       class_positives [C] int32: positives per class in the batch.
   """
   predictions = tf.convert_to_tensor(predictions)
   labels = tf.convert_to_tensor(labels)
-  num_classes = predictions.shape[-1]
-  if num_classes is not None:
-    k = min(k, num_classes)
   positive = labels > 0
   num_positives = tf.reduce_sum(tf.cast(positive, tf.int32), axis=1)
-  depth = tf.minimum(tf.maximum(k, tf.reduce_max(num_positives)),
-                     tf.shape(predictions)[-1])
-  # Equal scores: tf.math.top_k returns the lower index first.
-  scores, ids = tf.math.top_k(predictions, k=depth, sorted=True)
-  ranked_positive = tf.gather(positive, ids, batch_dims=1)
+  width = tf.shape(predictions)[-1]
+  k = tf.minimum(k, width)
+  # One rank deeper than needed shows whether a tie straddles rank r: the
+  # r-th and (r+1)-th scores are equal.
+  depth = tf.minimum(tf.maximum(k, tf.reduce_max(num_positives)) + 1, width)
+  best, ids = tf.math.top_k(predictions, k=depth)
+
+  def straddles(rank):
+    after = tf.gather(best, tf.minimum(rank, depth - 1), batch_dims=1)
+    return (rank < depth) & (
+        tf.gather(best, rank - 1, batch_dims=1) == after)
+  ones = tf.ones_like(num_positives)
+  # Rows whose ranks 1, n and k are clear (the common case) need only the
+  # top_k; the others are recomputed from their whole rows.
+  rows = tf.where(straddles(ones) | straddles(tf.maximum(num_positives, 1)) |
+                  straddles(k * ones))
   within_n = tf.range(depth)[tf.newaxis, :] < num_positives[:, tf.newaxis]
-  perr_hits = tf.reduce_sum(
-      tf.cast(ranked_positive & (scores > 0) & within_n, tf.int32), axis=1)
+  perr_hits = tf.reduce_sum(tf.cast(tf.gather(positive, ids, batch_dims=1) &
+                                    (best > 0) & within_n, tf.float32), 1)
+  hit_at_one = tf.cast(tf.gather(labels, ids[:, 0], batch_dims=1),
+                       tf.float64)
+  top = ids[:, :k]
+  tied = _tied_summary(*(tf.gather_nd(t, rows) for t in (
+      predictions, labels, positive, num_positives, best, ids)), k)
+  top, hit_at_one, perr_hits = (tf.tensor_scatter_nd_update(t, rows, u) for
+                                t, u in zip((top, hit_at_one, perr_hits),
+                                            tied))
   return {
-      "top_k_scores": scores[:, :k],
-      "top_k_ids": ids[:, :k],
-      "top_k_positive": ranked_positive[:, :k],
-      "hit_at_one": tf.cast(tf.gather(labels, ids[:, 0], batch_dims=1),
-                            tf.float32),
-      "perr": tf.cast(perr_hits, tf.float32) /
-              tf.cast(tf.maximum(num_positives, 1), tf.float32),
+      "top_k_scores": tf.gather(predictions, top, batch_dims=1),
+      "top_k_ids": top,
+      "top_k_positive": tf.gather(positive, top, batch_dims=1),
+      "hit_at_one": hit_at_one,
+      "perr": perr_hits / tf.cast(tf.maximum(num_positives, 1), tf.float32),
       "perr_hits": perr_hits,
       "num_positives": num_positives,
       "class_positives": tf.reduce_sum(tf.cast(positive, tf.int32), axis=0),
@@ -170,12 +198,12 @@ def top_k_summary(predictions, labels, k=20):
 
 
 def _video_perr(perr_hits, num_positives):
-  """Per-video PERR [B] float64 from the integer counts [B]."""
+  """Per-video PERR [B] float64 from the (expected) hit counts [B]."""
   return perr_hits / np.maximum(num_positives, 1).astype(np.float64)
 
 
 def _pooled_ap(scores, positive, total_positives):
-  """GAP of pooled top-k entries: scores [N], positive [N] in video order."""
+  """GAP of pooled top-k entries: scores [N], positive [N]; ties averaged."""
   return ap_calculator.AveragePrecisionCalculator.ap_at_n(
       scores, positive, n=None, total_num_positives=int(total_positives))
 
@@ -184,37 +212,34 @@ def class_aps(scores, ids, positive, class_positives, top_n=None):
   """Per-class AP of pooled top-k entries, all classes in one pass.
 
   Args:
-    scores, ids, positive: [N] entries in video order (score, class id,
-      is-positive).
-    class_positives: [C] total positives per class (the denominators).
+    scores, ids, positive: [N] entries (score, class id, is-positive), in
+      any order: equal scores are averaged over their orders.
+    class_positives: [C] total positives per class (the denominators; with
+      top_n, min(positives, top_n), as the original's calculator).
     top_n: per class, only its top_n entries count (None: all).
 
   Returns:
     [C] float64 APs; NaN for classes without positives.
   """
   num_class = class_positives.size
-  order = np.lexsort((_neg(scores), ids))  # stable: ties keep video order
-  ids = ids[order]
-  positive = positive[order]
-  starts = np.searchsorted(ids, np.arange(num_class))
-  rank = np.arange(1, ids.size + 1) - starts[ids]  # 1-based, within class
-  found = np.concatenate(([0], np.cumsum(positive)))
-  found = found[1:] - found[starts][ids]  # positives so far in the class
-  contribution = np.where(positive, found / rank, 0.0)
-  if top_n is not None:
-    contribution[rank > top_n] = 0.0
-  sums = np.bincount(ids, weights=contribution, minlength=num_class)
+  sums = ap_calculator.precision_sums(scores, positive, ids, num_class,
+                                      top_n)
   aps = np.full(num_class, np.nan)
   has = class_positives > 0
-  aps[has] = sums[has] / class_positives[has]
+  denominators = class_positives[has].astype(np.float64)
+  if top_n is not None:
+    denominators = np.minimum(denominators, top_n)
+  aps[has] = sums[has] / denominators
   return aps
 
 
 def calculate_hit_at_one(predictions, actuals):
-  """Hit@1 of predictions [B, C] against actuals [B, C], as a float."""
+  """Hit@1 of predictions [B, C] against actuals [B, C], ties averaged."""
   predictions, actuals = _as_matrices(predictions, actuals)
-  top = np.argmax(predictions, axis=1)  # first maximum: lower class id
-  return float(np.mean(actuals[np.arange(len(top)), top].astype(np.float64)))
+  best = np.max(predictions, axis=1, keepdims=True)
+  hit, _ = ap_calculator.expected_hits(predictions, actuals > 0, actuals,
+                                       best, np.zeros(len(best), np.int64))
+  return float(np.mean(hit))
 
 
 def calculate_precision_at_equal_recall_rate(predictions, actuals):
@@ -227,7 +252,7 @@ def calculate_precision_at_equal_recall_rate(predictions, actuals):
 def calculate_gap(predictions, actuals, top_k=20):
   """GAP over each video's top_k of predictions [B, C], actuals [B, C]."""
   predictions, actuals = _as_matrices(predictions, actuals)
-  scores, ids = row_top_k(predictions, top_k)
+  scores, ids = row_top_k(predictions, top_k, tie_keys(predictions, actuals))
   positive = np.take_along_axis(actuals > 0, ids, 1)
   return _pooled_ap(scores.ravel(), positive.ravel(),
                     np.count_nonzero(actuals > 0))
@@ -247,7 +272,7 @@ def top_k_by_class(predictions, labels, k=20):
     over all videos (also those outside the top k).
   """
   predictions, labels = _as_matrices(predictions, labels)
-  scores, ids = row_top_k(predictions, k)
+  scores, ids = row_top_k(predictions, k, tie_keys(predictions, labels))
   positive = np.take_along_axis(labels > 0, ids, 1).ravel()
   order = np.argsort(ids.ravel(), kind="stable")
   splits = np.cumsum(np.bincount(ids.ravel(), minlength=labels.shape[1]))[:-1]
@@ -320,6 +345,19 @@ class EvaluationMetrics:
             "gap": _pooled_ap(scores.ravel(), positive.ravel(),
                               np.sum(num_positives)),
             "loss": float(loss)}
+
+  def pooled(self):
+    """The accumulated top-k entries, in the video order get() ranks them.
+
+    Returns:
+      (scores [N], class ids [N], is-positive [N] bool, positives per class
+      [num_class] int64); N sums every video's top-k length. For plots and
+      reports (eval_report.py) that need more than the metrics.
+    """
+    parts = [np.concatenate(self._batches[name]) if self._batches[name] else
+             np.zeros(0, dtype) for name, dtype in
+             (("scores", np.float32), ("ids", np.int32), ("positive", bool))]
+    return (*parts, self._class_positives.copy())
 
   def get(self):
     """Metrics over every accumulated video.

@@ -4,14 +4,20 @@ The model comes from a training directory, an exported SavedModel or a
 model .tar.gz (see predictors.py). The CSV is `VideoId,LabelConfidencePairs`,
 then `id,cls score cls score ...` (top_k pairs, best first, "%i %g"). It is
 written to a temporary file and renamed into place, so it appears whole or
-not at all (gs:// included).
+not at all (gs:// included). Video ids a CSV cannot hold (comma, quote,
+newline or other control character, not UTF-8) and NaN/inf scores are
+errors, not rows; so is an input without any video.
 """
 
 import dataclasses
+import re
 import time
 
 from absl import logging
+import numpy as np
+import tensorflow as tf
 
+from youtube8m import checks
 from youtube8m import model_archive
 from youtube8m import model_config
 from youtube8m import outputs
@@ -37,14 +43,22 @@ class InferenceConfig:
   input_model_tgz: str = settings.setting(
       "", "Predict with a model packed by --output_model_tgz.")
   untar_model_dir: str = settings.setting(
-      "/tmp/yt8m-model/", "Where --input_model_tgz is extracted.")
+      "/tmp/yt8m-model/", "Where --input_model_tgz is extracted (replaced "
+      "if it holds an earlier extraction; never a symbolic link).")
+  untar_max_bytes: int = settings.setting(
+      model_archive.DEFAULT_MAX_BYTES, "Most bytes the files of "
+      "--input_model_tgz may hold once extracted.", checks.positive_int)
   output_model_tgz: str = settings.setting(
       "", "Also pack train_dir's latest checkpoint and model_flags.json into "
       "this .tar.gz.")
-  top_k: int = settings.setting(20, "Predictions per video.")
-  batch_size: int = settings.setting(512, "Examples per batch.")
+  top_k: int = settings.setting(
+      20, "Predictions per video: 1 to the model's number of classes.",
+      checks.positive_int)
+  batch_size: int = settings.setting(512, "Examples per batch.",
+                                     checks.positive_int)
   num_readers: int = settings.setting(
-      1, "Files read in parallel (the output order stays fixed).")
+      1, "Files read in parallel (the output order stays fixed).",
+      checks.positive_int)
   readable_output_file: str = settings.setting(
       "", "Optional file of the same predictions with label names.")
   vocabulary_file: str = settings.setting(
@@ -56,10 +70,90 @@ class InferenceConfig:
   explicit_flags: frozenset = frozenset()
 
 
+# A Kaggle CSV field must not need quoting: no comma, quote or line break;
+# control characters (C0, DEL, C1) are refused as well.
+_NOT_CSV = re.compile('[,"\x00-\x1f\x7f-\x9f]')
+
+
+def csv_video_id(raw, source):
+  """The video id (bytes or str) as CSV text, or a Yt8mError naming `source`.
+
+  Refused rather than quoted (RFC 4180): an id with a comma, a quote, a
+  newline or another control character, an empty id, or bytes that are not
+  UTF-8 would not survive every CSV reader (the scorer's included).
+  """
+  if isinstance(raw, bytes):
+    try:
+      text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+      raise utils.Yt8mError(f"{source}: video id {raw!r} is not UTF-8; a "
+                            "CSV cannot hold it") from e
+  else:
+    text = str(raw)
+  if not text or _NOT_CSV.search(text):
+    raise utils.Yt8mError(
+        f"{source}: video id {text!r} cannot be written to the CSV (empty, "
+        "or it holds a comma, a quote or a control character such as a "
+        "newline); fix the ids in the input")
+  return text
+
+
+def check_scores(video_id, scores, source):
+  """Raises a Yt8mError naming the video if a score [k] is NaN or inf."""
+  if not np.all(np.isfinite(np.asarray(scores, np.float64))):
+    raise utils.Yt8mError(
+        f"{source}: video {video_id!r} has a score that is NaN or infinite; "
+        "the model or that video's record is bad, so nothing was written")
+
+
 def format_row(video_id, classes, scores):
   """One CSV row: `id,cls score cls score ...` ("%i %g"), newline-ended."""
   pairs = " ".join("%i %g" % (c, s) for c, s in zip(classes, scores))
   return f"{video_id},{pairs}\n"
+
+
+class _Upstream(Exception):
+  """An error of the rows' source, carried unchanged through write_output."""
+
+
+class _Output:
+  """A file whose write errors become one line naming its flag and path."""
+
+  def __init__(self, f, path, flag):
+    self._f, self._path, self._flag = f, path, flag
+
+  def write(self, text):
+    try:
+      return self._f.write(text)
+    except (OSError, tf.errors.OpError) as e:
+      raise _output_error(self._path, self._flag, e) from e
+
+
+def _output_error(path, flag, error):
+  reason = (getattr(error, "strerror", None) or getattr(error, "message", "")
+            or str(error)).strip().splitlines()
+  return utils.Yt8mError(f"{flag}={path}: cannot write it "
+                         f"({reason[0] if reason else type(error).__name__})")
+
+
+def write_output(path, flag, write_fn):
+  """outputs.write_file(path, write_fn): whole or nothing, errors one line.
+
+  I/O errors of the output itself (a directory that is a file, a full disk,
+  no permission) become a Yt8mError naming `flag` and `path`; errors of
+  whatever write_fn reads propagate unchanged.
+  """
+  def guarded(f):
+    try:
+      return write_fn(_Output(f, path, flag))
+    except (OSError, tf.errors.OpError) as e:
+      raise _Upstream(e) from e
+  try:
+    return outputs.write_file(path, guarded)
+  except _Upstream as e:
+    raise e.args[0]  # pylint: disable=raise-missing-from
+  except (OSError, tf.errors.OpError) as e:
+    raise _output_error(path, flag, e) from e
 
 
 def pack_model_tgz(config):
@@ -78,13 +172,21 @@ def pack_model_tgz(config):
 def infer(config):
   """Writes the Kaggle CSV (and the readable file); returns videos written.
 
+  Raises:
+    Yt8mError: bad settings (e.g. --top_k outside 1..num_classes), a video
+      id a CSV cannot hold, a NaN/inf score, no video in the input, or an
+      output that cannot be written. Nothing is written then (an
+      --output_model_tgz asked for is written only once the model loads).
   """
+  settings.validate(config)
+  # The predictor first: it checks the model and --top_k before any output.
+  predictor = predictors.make_predictor(config) if config.output_file else None
   if not pack_model_tgz(config):
     return 0
-  predictor = predictors.make_predictor(config)
   names = None
   if config.readable_output_file:
     names = utils.load_vocabulary(config.vocabulary_file or None)
+  source = f"{predictors.INPUT_FLAG}={config.input_data_pattern}"
 
   def write_rows(f, readable):
     f.write(CSV_HEADER)
@@ -93,8 +195,9 @@ def infer(config):
     count, start = 0, time.time()
     for ids, classes, scores in predictor.batches(
         config.input_data_pattern, config.batch_size, config.num_readers):
-      for video_id, row_classes, row_scores in zip(ids, classes, scores):
-        video_id = video_id.decode("utf-8")
+      for raw_id, row_classes, row_scores in zip(ids, classes, scores):
+        video_id = csv_video_id(raw_id, source)
+        check_scores(video_id, row_scores, source)
         f.write(format_row(video_id, row_classes, row_scores))
         if readable:
           readable.write(_readable_row(video_id, row_classes, row_scores,
@@ -104,15 +207,18 @@ def infer(config):
       logging.info("num examples processed: %d elapsed seconds: %.2f "
                    "examples/sec: %.1f", count, elapsed,
                    count / max(elapsed, 1e-9))
+    if not count:
+      raise utils.Yt8mError(f"{source}: the input holds no video; no CSV "
+                            "written")
     return count
 
   def write_csv(f):
     if names is None:
       return write_rows(f, None)
-    return outputs.write_file(config.readable_output_file,
-                            lambda readable: write_rows(f, readable))
+    return write_output(config.readable_output_file, "--readable_output_file",
+                        lambda readable: write_rows(f, readable))
 
-  count = outputs.write_file(config.output_file, write_csv)
+  count = write_output(config.output_file, "--output_file", write_csv)
   logging.info("Wrote %d videos to %s", count, config.output_file)
   return count
 

@@ -6,10 +6,11 @@
   aps = calculator.peek_map_at_n()      # APs of the classes with positives
   mean_ap = np.mean(aps)
 
-Each class's AP follows average_precision_calculator (stable ties, every
-positive counted even when `top_n` drops it). EvaluationMetrics computes the
-same per-class APs in one vectorized pass; this class keeps the original's
-interface for code that used it directly.
+Each class's AP follows average_precision_calculator (ties averaged over
+their orders; every positive counted even when `top_n` drops it; with top_n
+the denominator is min(positives, top_n), as in the original).
+EvaluationMetrics computes the same per-class APs in one vectorized pass;
+this class keeps the original's interface for code that used it directly.
 """
 
 import numpy as np
