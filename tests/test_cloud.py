@@ -23,6 +23,7 @@ import yaml
 
 import youtube8m
 from youtube8m import cloud
+from youtube8m import job_spec
 from youtube8m import utils
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,7 +109,7 @@ def test_dry_run_prints_gcloud_command_and_final_yaml(dry_run):
     assert stdout.endswith(f.read())
 
   final = _load(path)
-  cloud.validate_job_spec(final, path)
+  job_spec.validate_job_spec(final, path)
   assert "YOUR_" not in json.dumps(final)
   expected = _bucketed(_load(os.path.join(
       REPO, "configs", "train-multiworker.yaml")), "my-bucket")
@@ -228,8 +229,8 @@ def test_real_gcloud_sends_the_final_spec_unchanged(dry_run, tmp_path):
   assert body["displayName"] == "yt8m-test"
   # The same message once both go through the schema (gcloud sends int64
   # fields as strings), and nothing dropped on the way.
-  sent = cloud.validate_job_spec(body["jobSpec"], "sent")
-  assert sent == cloud.validate_job_spec(_load(path), path)
+  sent = job_spec.validate_job_spec(body["jobSpec"], "sent")
+  assert sent == job_spec.validate_job_spec(_load(path), path)
   assert body["jobSpec"]["workerPoolSpecs"][1]["replicaCount"] == "2"
 
 
@@ -251,7 +252,7 @@ def test_source_root_needs_setup_py(tmp_path):
 def test_missing_aiplatform_is_one_clear_line(monkeypatch):
   monkeypatch.setitem(sys.modules, "google.cloud.aiplatform_v1.types", None)
   with pytest.raises(utils.Yt8mError, match="needs google-cloud-aiplatform"):
-    cloud.validate_job_spec({"workerPoolSpecs": []})
+    job_spec.validate_job_spec({"workerPoolSpecs": []})
 
 
 def test_missing_bucket_is_reported(gcs, tmp_path, monkeypatch):
@@ -305,19 +306,19 @@ def test_errors_are_one_line(tmp_path, args, message):
 def test_control_characters_are_refused_everywhere(char):
   with pytest.raises(utils.Yt8mError, match=r"^--region: .* holds the "
                      "control character"):
-    cloud.check_text(f"us-central1{char}", "--region")
-  cloud.check_text("gs://b/ünïcode path", "--base_output_dir")  # fine
+    job_spec.check_text(f"us-central1{char}", "--region")
+  job_spec.check_text("gs://b/ünïcode path", "--base_output_dir")  # fine
   spec = _load(os.path.join(REPO, "configs", "train-1gpu.yaml"))
   spec["workerPoolSpecs"][0]["pythonPackageSpec"]["executorImageUri"] += char
   with pytest.raises(utils.Yt8mError, match=(
       r"^x.yaml: spec.workerPoolSpecs\[0\].pythonPackageSpec."
       r"executorImageUri: .* holds the control character")) as error:
-    cloud.validate_job_spec(spec, "x.yaml")
+    job_spec.validate_job_spec(spec, "x.yaml")
   assert "\n" not in str(error.value)
   spec = _load(os.path.join(REPO, "configs", "train-1gpu.yaml"))
   spec[f"bad{char}Key"] = 1
   with pytest.raises(utils.Yt8mError, match="a key of spec: .* holds"):
-    cloud.validate_job_spec(spec, "x.yaml")
+    job_spec.validate_job_spec(spec, "x.yaml")
   with pytest.raises(utils.Yt8mError, match="flags after --: .* holds"):
     cloud.merge_flags(["--a=1"], [f"--b=2{char}"])
 

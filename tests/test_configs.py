@@ -3,7 +3,7 @@
 gcloud passes a misspelled key straight to the API (the job then fails
 server-side, or the field is ignored), so every config is parsed here with
 the real protobuf schema, unknown fields rejected, through
-`youtube8m.cloud.validate_job_spec` (the check the submit helper runs too).
+`youtube8m.job_spec.validate_job_spec` (the check the submit helper runs too).
 """
 
 import glob
@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from youtube8m import cloud
+from youtube8m import job_spec
 from youtube8m import utils
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,7 +59,7 @@ def test_configs_exist():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=NAMES)
 def test_config_matches_custom_job_spec_schema(path):
-  message = cloud.validate_job_spec(_load(path), path)
+  message = job_spec.validate_job_spec(_load(path), path)
   assert message.worker_pool_specs[0].replica_count == 1
 
 
@@ -130,7 +131,7 @@ def _rejected(spec, tmp_path, match):
   path = tmp_path / "bad.yaml"
   path.write_text(yaml.safe_dump(spec))
   with pytest.raises(utils.Yt8mError, match=match) as error:
-    cloud.validate_job_spec(_load(str(path)), str(path))
+    job_spec.validate_job_spec(_load(str(path)), str(path))
   assert "\n" not in str(error.value) and str(path) in str(error.value)
 
 
