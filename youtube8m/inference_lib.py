@@ -22,7 +22,9 @@ from youtube8m import model_archive
 from youtube8m import model_config
 from youtube8m import outputs
 from youtube8m import predictors
+from youtube8m import progress
 from youtube8m import settings
+from youtube8m import tfrecords
 from youtube8m import utils
 
 CSV_HEADER = "VideoId,LabelConfidencePairs\n"
@@ -193,6 +195,10 @@ def infer(config):
     if readable:
       readable.write("VideoId\tTopPredictions\n")
     count, start = 0, time.time()
+    total = tfrecords.count_records(tfrecords.list_files(
+        config.input_data_pattern, "--input_data_pattern"))
+    meter = progress.Progress(total)
+    meter.update(0)
     for ids, classes, scores in predictor.batches(
         config.input_data_pattern, config.batch_size, config.num_readers):
       for raw_id, row_classes, row_scores in zip(ids, classes, scores):
@@ -204,9 +210,11 @@ def infer(config):
                                        names))
       count += len(ids)
       elapsed = time.time() - start
-      logging.info("num examples processed: %d elapsed seconds: %.2f "
-                   "examples/sec: %.1f", count, elapsed,
-                   count / max(elapsed, 1e-9))
+      eta = meter.update(count).eta_seconds()
+      logging.info("num examples processed: %d%s elapsed seconds: %.2f "
+                   "examples/sec: %.1f%s", count, f"/{total}" if total else "",
+                   elapsed, count / max(elapsed, 1e-9),
+                   f" | ETA {progress.format_duration(eta)}" if eta else "")
     if not count:
       raise utils.Yt8mError(f"{source}: the input holds no video; no CSV "
                             "written")
