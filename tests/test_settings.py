@@ -11,6 +11,7 @@ from youtube8m import eval_lib
 from youtube8m import export
 from youtube8m import inference_lib
 from youtube8m import model_config
+from youtube8m import score
 from youtube8m import segment_inference
 from youtube8m import settings
 from youtube8m import train_lib
@@ -19,7 +20,8 @@ from support import workflow_helpers as wh
 
 CONFIGS = [train_lib.TrainConfig, eval_lib.EvalConfig,
            inference_lib.InferenceConfig,
-           segment_inference.SegmentInferenceConfig, export.ExportConfig]
+           segment_inference.SegmentInferenceConfig, export.ExportConfig,
+           score.ScoreConfig]
 
 
 @dataclasses.dataclass
@@ -51,7 +53,8 @@ def test_fields_become_typed_flags_and_back():
 def test_every_setting_has_help_and_builds_the_default_config(config_class):
   values = flags.FlagValues()
   settings.define_flags(config_class, flag_values=values)
-  settings.define_model_flags(flag_values=values)
+  if "model_flags" in {f.name for f in dataclasses.fields(config_class)}:
+    settings.define_model_flags(flag_values=values)
   values(["prog"])
   for field in settings.flag_fields(config_class):
     assert values[field.name].help, field.name
@@ -95,6 +98,7 @@ def test_model_flags_given_reports_typed_flags():
     ("export_model.py", ["--output_dir", "--checkpoint"]),
     ("-m youtube8m.make_dataset", ["--output_dir", "--num_train"]),
     ("-m youtube8m.train", ["--train_data_pattern"]),
+    ("-m youtube8m.score", ["--predictions", "--labels"]),
 ])
 def test_help_lists_the_scripts_own_flags(script, expected):
   result = subprocess.run([sys.executable] + script.split() + ["--help"],
