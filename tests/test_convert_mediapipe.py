@@ -9,8 +9,9 @@ import pytest
 import tensorflow as tf
 
 from youtube8m import convert_mediapipe
-from youtube8m import extract_features
 from youtube8m import feature_networks
+from youtube8m import feature_records
+from youtube8m import outputs
 from youtube8m import readers
 from youtube8m import utils
 
@@ -89,7 +90,7 @@ def test_round_trip_through_the_dataset_layout(tmp_path):
   back = utils.dequantize_np(frame_bytes(first, "rgb"))
   assert np.abs(back - np.clip(rgb, -2, 2)).max() <= 4 / 255
   # Exactly what extract_features writes for the same floats.
-  same = tf.train.SequenceExample.FromString(extract_features.video_record(
+  same = tf.train.SequenceExample.FromString(feature_records.video_record(
       "/videos/cat.mp4", [5, 2], rgb, audio[:4]))
   assert (first.SerializeToString(deterministic=True) ==
           same.SerializeToString(deterministic=True))
@@ -172,3 +173,22 @@ def test_cli_errors_are_one_line_and_leave_no_output(tmp_path):
       f"error: {bad}: neither a TFRecord file nor a serialized "
       "SequenceExample")
   assert sorted(os.listdir(tmp_path)) == ["a.pb", "b.pb"]
+
+
+def test_output_is_whole_and_stale_temporaries_go(tmp_path):
+  good = tmp_path / "a.pb"
+  good.write_bytes(mediapipe_sequence(*features(2)).SerializeToString())
+  out = tmp_path / "out" / "converted.tfrecord"
+  out.parent.mkdir()
+  child = subprocess.Popen([sys.executable, "-c", "pass"])
+  child.wait()  # a pid no longer running: its run was killed
+  stale = out.parent / outputs.temp_path(out.name).replace(
+      f"-{os.getpid()}", f"-{child.pid}")
+  stale.write_bytes(b"half a file")
+  bad = tmp_path / "b.pb"
+  bad.write_bytes(b"\xff\xfe not a proto")
+  with pytest.raises(utils.Yt8mError, match="b.pb: neither"):
+    convert_mediapipe.convert_files([str(good), str(bad)], str(out))
+  assert os.listdir(out.parent) == []  # nothing half-written, stale gone
+  assert convert_mediapipe.convert_files([str(good)], str(out)) == 1
+  assert os.listdir(out.parent) == ["converted.tfrecord"]

@@ -21,7 +21,10 @@ import tensorflow as tf
 
 from support import media
 from youtube8m import extract_features
+from youtube8m import extraction_pipeline
 from youtube8m import feature_networks
+from youtube8m import feature_records
+from youtube8m import model_files
 from youtube8m import readers
 from youtube8m import utils
 from youtube8m import video_frames
@@ -48,13 +51,13 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def visual_extractor(models):
-  return extract_features.Extractor.from_model_dir(models["visual"],
+  return extraction_pipeline.Extractor.from_model_dir(models["visual"],
                                                    download=False)
 
 
 @pytest.fixture(scope="module")
 def av_extractor(models):
-  return extract_features.Extractor.from_model_dir(
+  return extraction_pipeline.Extractor.from_model_dir(
       models["visual"], vggish_model=models["vggish"],
       vggish_pca_params=models["vggish_pca"], download=False)
 
@@ -156,7 +159,7 @@ def test_record_matches_numpy_byte_for_byte(models, visual_extractor,
   video = tmp_path / "v.mkv"
   media.write_video(video)
   out = tmp_path / "out.tfrecord"
-  summary = extract_features.extract([(str(video), [7, 2])],
+  summary = extraction_pipeline.extract([(str(video), [7, 2])],
                                      visual_extractor, str(out),
                                      report=lambda line: None)
   assert summary.written == 1 and not summary.failed
@@ -214,7 +217,7 @@ def test_project_readers_accept_the_output(visual_extractor, tmp_path):
     media.write_video(path, colors=media.COLORS[:seconds])
     videos.append((str(path), [i, 4]))
   out = tmp_path / "frame.tfrecord"
-  extract_features.extract(videos, visual_extractor, str(out),
+  extraction_pipeline.extract(videos, visual_extractor, str(out),
                            report=lambda line: None)
   reader = readers.get_reader(True, 10, "rgb,audio", "1024,128")
   (batch,) = list(readers.make_dataset(reader, str(out), batch_size=2))
@@ -229,7 +232,7 @@ def test_project_readers_accept_the_output(visual_extractor, tmp_path):
   np.testing.assert_array_equal(batch["video_matrix"][1, 3:], 0)
   # Video level: --skip_frame_level_features.
   out = tmp_path / "video.tfrecord"
-  extract_features.extract(videos, visual_extractor, str(out),
+  extraction_pipeline.extract(videos, visual_extractor, str(out),
                            frame_level=False, report=lambda line: None)
   reader = readers.get_reader(False, 10, "mean_rgb,mean_audio", "1024,128")
   (batch,) = list(readers.make_dataset(reader, str(out), batch_size=2))
@@ -240,8 +243,8 @@ def test_project_readers_accept_the_output(visual_extractor, tmp_path):
 
 def test_feature_keys_and_no_audio(visual_extractor):
   rgb = np.linspace(-3, 3, 2 * 1024, dtype=np.float32).reshape(2, 1024)
-  keys = extract_features.Keys("path", "classes", "frames")
-  record = extract_features.video_record("a.mp4", [3, 1], rgb, None, keys,
+  keys = feature_records.Keys("path", "classes", "frames")
+  record = feature_records.video_record("a.mp4", [3, 1], rgb, None, keys,
                                          zero_audio=False)
   example = tf.train.SequenceExample.FromString(record)
   assert sorted(example.context.feature) == ["classes", "mean_frames", "path"]
@@ -268,7 +271,7 @@ def test_audio_is_the_channel_mean_in_one_second_windows(av_extractor,
     np.testing.assert_array_equal(windows[k], mono[16000 * k:
                                                    16000 * k + 15600])
   out = tmp_path / "out.tfrecord"
-  extract_features.extract([(str(path), [])], av_extractor, str(out),
+  extraction_pipeline.extract([(str(path), [])], av_extractor, str(out),
                            report=lambda line: None)
   (example,) = parse(out)
   embeddings = av_extractor.vggish(windows)
@@ -313,7 +316,7 @@ def test_audio_frames_match_rgb_frames(av_extractor, tmp_path):
   assert np.abs(windows[2, :8000]).max() > 0.4
   assert (windows[2, 8000:] == 0).all() and (windows[3:] == 0).all()
   out = tmp_path / "out.tfrecord"
-  extract_features.extract([(str(short), []), (str(long), [])], av_extractor,
+  extraction_pipeline.extract([(str(short), []), (str(long), [])], av_extractor,
                            str(out), report=lambda line: None)
   first, second = parse(out)
   assert frame_bytes(first, "audio").shape == (5, 128)
@@ -325,7 +328,7 @@ def test_video_without_audio_stream_gets_zero_audio(av_extractor, tmp_path):
   path = tmp_path / "silent.mkv"
   media.write_video(path)
   out = tmp_path / "out.tfrecord"
-  summary = extract_features.extract([(str(path), [1])], av_extractor,
+  summary = extraction_pipeline.extract([(str(path), [1])], av_extractor,
                                      str(out), report=lambda line: None)
   assert summary.zero_audio == [str(path)]
   (example,) = parse(out)
@@ -339,11 +342,11 @@ def test_vggish_in_model_dir_is_found(models, tmp_path):
   for name in VISUAL_FILES:
     os.symlink(os.path.join(models["visual"], name), model_dir / name)
   os.symlink(models["vggish"], model_dir / "vggish")
-  with pytest.raises(feature_networks.ModelError,
+  with pytest.raises(model_files.ModelError,
                      match=r"vggish_pca_params.npz is missing"):
-    extract_features.Extractor.from_model_dir(str(model_dir), download=False)
+    extraction_pipeline.Extractor.from_model_dir(str(model_dir), download=False)
   os.symlink(models["vggish_pca"], model_dir / "vggish_pca_params.npz")
-  extractor = extract_features.Extractor.from_model_dir(str(model_dir),
+  extractor = extraction_pipeline.Extractor.from_model_dir(str(model_dir),
                                                         download=False)
   assert extractor.has_audio
 
@@ -374,7 +377,7 @@ def test_bad_videos_are_reported_and_skipped(visual_extractor, tmp_path):
                                      truncated, audio_only, no_frames)]
   out = tmp_path / "out.tfrecord"
   lines = []
-  summary = extract_features.extract(videos, visual_extractor, str(out),
+  summary = extraction_pipeline.extract(videos, visual_extractor, str(out),
                                      report=lines.append)
   assert summary.written == 1
   failed = dict(summary.failed)
@@ -405,7 +408,7 @@ def test_read_videos_csv(tmp_path):
 
 def test_shards_appear_whole(tmp_path):
   out = str(tmp_path / "out" / "f.tfrecord")
-  writer = extract_features.ShardedWriter(out, count=5, num_shards=2)
+  writer = feature_records.ShardedWriter(out, count=5, num_shards=2)
   assert writer.paths == [out + "-00000-of-00002", out + "-00001-of-00002"]
   for video in range(3):
     writer.write(video, b"r%d" % video)
@@ -420,12 +423,37 @@ def test_shards_appear_whole(tmp_path):
       out + "-00000-of-00002")]
   assert records == [b"r0", b"r1", b"r2"]
   # More shards than videos: the extra shards are empty files.
-  writer = extract_features.ShardedWriter(out, count=1, num_shards=3)
+  writer = feature_records.ShardedWriter(out, count=1, num_shards=3)
   writer.write(0, b"x")
   writer.done_through(0)
   writer.close()
   assert sorted(os.listdir(tmp_path / "out"))[1:] == [
       f"f.tfrecord-0000{i}-of-00003" for i in range(3)]
+
+
+def _dead_pid():
+  """The id of a process that has exited."""
+  child = subprocess.Popen([sys.executable, "-c", "pass"])
+  child.wait()
+  return child.pid
+
+
+def test_temporaries_of_killed_runs_are_removed(visual_extractor, tmp_path):
+  # A run killed mid-shard leaves its temporary (outputs.temp_path, another
+  # pid); the next run in that directory removes it and writes whole files.
+  out = tmp_path / "out" / "f.tfrecord"
+  writer = feature_records.ShardedWriter(str(out), count=2)
+  writer.write(0, b"partial")
+  (temp,) = os.listdir(out.parent)
+  assert temp.startswith("f.tfrecord.yt8m-tmp-")
+  writer.abort()
+  stale = out.parent / temp.replace(f"-{os.getpid()}", f"-{_dead_pid()}")
+  stale.write_bytes(b"partial")
+  video = tmp_path / "v.mkv"
+  media.write_video(video, colors=media.COLORS[:2])
+  extraction_pipeline.extract([(str(video), [])], visual_extractor, str(out),
+                              report=lambda line: None)
+  assert os.listdir(out.parent) == ["f.tfrecord"]
 
 
 # Model files.
@@ -441,15 +469,15 @@ def test_missing_model_files_offline(tmp_path):
   port = _closed_port()
   urls = {"pca": f"http://127.0.0.1:{port}/yt8m_pca.tgz",
           "inception": f"http://127.0.0.1:{port}/inception-2015-12-05.tgz"}
-  with pytest.raises(feature_networks.ModelError) as raised:
-    extract_features.Extractor.from_model_dir(str(tmp_path / "m"), urls=urls)
+  with pytest.raises(model_files.ModelError) as raised:
+    extraction_pipeline.Extractor.from_model_dir(str(tmp_path / "m"), urls=urls)
   message = str(raised.value)
   assert "\n" not in message
   assert message.startswith(str(tmp_path / "m" / "mean.npy") + " is missing")
   assert f"http://127.0.0.1:{port}/yt8m_pca.tgz cannot be fetched" in message
-  with pytest.raises(feature_networks.ModelError,
+  with pytest.raises(model_files.ModelError,
                      match="mean.npy is missing: download"):
-    extract_features.Extractor.from_model_dir(str(tmp_path / "m"),
+    extraction_pipeline.Extractor.from_model_dir(str(tmp_path / "m"),
                                               download=False)
 
 
@@ -484,7 +512,7 @@ def test_missing_model_files_are_downloaded(models, tmp_path, capfd):
         tar.add(os.path.join(models["visual"], name), arcname=name)
   model_dir = tmp_path / "m"
   with _serve(site) as url:
-    extractor = extract_features.Extractor.from_model_dir(
+    extractor = extraction_pipeline.Extractor.from_model_dir(
         str(model_dir), urls={"pca": url + "/yt8m_pca.tgz",
                               "inception": url + "/inception-2015-12-05.tgz"})
   assert sorted(os.listdir(model_dir)) == sorted(VISUAL_FILES)
@@ -563,10 +591,10 @@ def test_gcs_model_dir_videos_and_output(gcs, models, tmp_path):
     csv_path = gcs.path("extract", "videos.csv")
     with tf.io.gfile.GFile(csv_path, "w") as f:
       f.write(f"{remote_video},4\n")
-    extractor = extract_features.Extractor.from_model_dir(model_dir,
+    extractor = extraction_pipeline.Extractor.from_model_dir(model_dir,
                                                           download=False)
     out = gcs.path("extract", "out", "features.tfrecord")
-    summary = extract_features.extract(
+    summary = extraction_pipeline.extract(
         extract_features.read_videos_csv(csv_path), extractor, out,
         report=lambda line: None)
     assert summary.written == 1, summary.failed
@@ -589,7 +617,7 @@ def test_inference_reads_the_output(visual_extractor, tmp_path):
     media.write_video(path, colors=media.COLORS[i:i + 3])
     videos.append((str(path), []))
   features = tmp_path / "features.tfrecord"
-  extract_features.extract(videos, visual_extractor, str(features),
+  extraction_pipeline.extract(videos, visual_extractor, str(features),
                            report=lambda line: None)
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
   data, model = tmp_path / "data", tmp_path / "model"
@@ -611,3 +639,21 @@ def test_inference_reads_the_output(visual_extractor, tmp_path):
   assert lines[0] == "VideoId,LabelConfidencePairs"
   assert sorted(line.split(",")[0] for line in lines[1:]) == [
       v for v, _ in videos]
+
+
+@pytest.mark.slow
+def test_extract_benchmark_runs(tmp_path):
+  """python -m youtube8m.benchmark extract: its stand-in and its JSON line."""
+  import json  # pylint: disable=import-outside-toplevel
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+  result = subprocess.run(
+      [sys.executable, "-m", "youtube8m.benchmark", "extract",
+       "--video_seconds=3", "--copies=1", "--trials=1"], capture_output=True,
+      text=True, env=env, cwd=tmp_path, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  lines = result.stdout.strip().splitlines()
+  assert lines[0].startswith("a stand-in: Inception-v3 with random weights, "
+                             "5.71 GMAC a frame (batched)")
+  figures = json.loads(lines[-1])
+  assert figures["real_graph"] is False
+  assert 0 < figures["ratio"] and 0 < figures["cpu_ceiling"] < 1

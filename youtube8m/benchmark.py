@@ -3,6 +3,7 @@ r"""Benchmarks that print figures beside the baseline they beat, in one run.
   python -m youtube8m.benchmark reader --data_pattern=GLOB [--frame_features]
   python -m youtube8m.benchmark metrics
   python -m youtube8m.benchmark train_step --model=LogisticModel
+  python -m youtube8m.benchmark extract [--model_dir=DIR] [--video=FILE]
 
 Each prints readable lines and, as its last line, one JSON object.
 """
@@ -16,7 +17,7 @@ console.quiet()
 
 from youtube8m import cli
 
-BENCHMARKS = ("reader", "metrics", "train_step")
+BENCHMARKS = ("reader", "metrics", "train_step", "extract")
 
 
 def main():

@@ -17,21 +17,32 @@ The floats are not quantized. --input takes such files, or TFRecord files of
 such SequenceExamples, or both (comma-separated globs).
 
 Each input SequenceExample becomes one record laid out as
-youtube8m.extract_features writes them: context `id`, `labels` (sorted),
-`mean_rgb` and `mean_audio` (means of the floats), feature lists `rgb`
+youtube8m.extract_features writes them (feature_records.video_record):
+context `id`, `labels` (sorted), `mean_rgb` and `mean_audio` (means of the
+floats), feature lists `rgb`
 (utils.quantize: clip to [-2, 2], round) and `audio` (AudioSet's
 quantization: clip, truncate). Frames are put in timestamp order, the first
 --max_frames kept; audio frames are paired with rgb frames in order, extra
 audio frames at the end dropped and missing ones padded with zero bytes.
+The output is written under `outputs.temp_path` and renamed at the end, so it
+appears whole or not at all; temporaries of killed runs in its directory are
+removed first.
 """
 
 import os
 
 from absl import flags
-import numpy as np
+
+# Before TensorFlow is imported: its start-up lines are filtered out.
+from youtube8m import console  # pylint: disable=g-bad-import-order
+console.quiet()
+
+import numpy as np  # pylint: disable=g-import-not-at-top
+import tensorflow as tf
 
 from youtube8m import cli
-from youtube8m import extract_features
+from youtube8m import feature_records
+from youtube8m import outputs
 from youtube8m import tfrecords
 from youtube8m import utils
 
@@ -153,14 +164,13 @@ def convert(sequence, where, id_feature="", labels_feature=LABELS_KEY,
           np.float32)])
     record = _record(video_id, labels, rgb, audio, real)
   else:
-    record = extract_features.video_record(video_id, labels, rgb, None)
+    record = feature_records.video_record(video_id, labels, rgb, None)
   return record
 
 
 def _record(video_id, labels, rgb, audio, real_audio):
   """The record, mean_audio over the first real_audio frames."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  record = extract_features.video_record(video_id, labels, rgb, audio)
+  record = feature_records.video_record(video_id, labels, rgb, audio)
   if real_audio == len(audio):
     return record
   example = tf.train.SequenceExample.FromString(record)
@@ -175,7 +185,6 @@ def sequence_examples(path):
 
   where names the file (and the record, in a TFRecord) for error messages.
   """
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   count = 0
   try:
     for record in tf.data.TFRecordDataset(path):
@@ -192,7 +201,6 @@ def sequence_examples(path):
 
 
 def _parse(data, where):
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   sequence = tf.train.SequenceExample()
   try:
     sequence.ParseFromString(data)
@@ -204,12 +212,11 @@ def _parse(data, where):
 
 def convert_files(files, output, **options):
   """Converts every SequenceExample of files into output; returns a count."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   directory = os.path.dirname(output)
   if directory:
     tf.io.gfile.makedirs(directory)
-  head, tail = os.path.split(output)
-  temp = os.path.join(head, f".{tail}.tmp-{os.getpid()}")
+  outputs.remove_stale(directory or ".")
+  temp = outputs.temp_path(output)
   count = 0
   try:
     with tf.io.TFRecordWriter(temp) as writer:

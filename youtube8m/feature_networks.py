@@ -29,29 +29,11 @@ and AudioSet's postprocessor quantization: clip to [-2, 2], then
 the visual writer rounds).
 """
 
-import io
-import os
-import sys
-import tarfile
-import tempfile
-import time
-import urllib.error
-import urllib.request
-
 import numpy as np
+import tensorflow as tf
 
+from youtube8m import model_files
 from youtube8m import utils
-
-INCEPTION_URL = ("http://download.tensorflow.org/models/image/imagenet/"
-                 "inception-2015-12-05.tgz")
-PCA_URL = "http://data.yt8m.org/yt8m_pca.tgz"
-VGGISH_PCA_URL = "https://storage.googleapis.com/audioset/vggish_pca_params.npz"
-VGGISH_MODEL_URL = "https://tfhub.dev/google/vggish/1"
-
-INCEPTION_GRAPH = "classify_image_graph_def.pb"
-PCA_FILES = ("mean.npy", "eigenvals.npy", "eigenvecs.npy")
-VGGISH_DIR = "vggish"
-VGGISH_PCA_FILE = "vggish_pca_params.npz"
 
 INPUT_TENSOR = "DecodeJpeg:0"
 OUTPUT_TENSOR = "pool_3/_reshape:0"
@@ -63,120 +45,7 @@ AUDIO_SAMPLE_RATE = 16000
 VGGISH_WINDOW_SAMPLES = 95 * 160 + 400  # 15600 samples, 0.975 s
 VGGISH_WINDOW_SECONDS = VGGISH_WINDOW_SAMPLES / AUDIO_SAMPLE_RATE
 
-
-class ModelError(utils.Yt8mError):
-  """A model file that is missing, cannot be fetched or is not as expected."""
-
-
-def _tf():
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-  return tf
-
-
-def join_path(directory, name):
-  return directory.rstrip("/") + "/" + name if "://" in directory else (
-      os.path.join(directory, name))
-
-
-def _exists(path):
-  return _tf().io.gfile.exists(path)
-
-
-def _read_bytes(path):
-  with _tf().io.gfile.GFile(path, "rb") as f:
-    return f.read()
-
-
-def _write_bytes(path, data):
-  """Writes whole or not at all: a temporary name, renamed at the end."""
-  tf = _tf()
-  temp = f"{path}.tmp-{os.getpid()}"
-  with tf.io.gfile.GFile(temp, "wb") as f:
-    f.write(data)
-  tf.io.gfile.rename(temp, path, overwrite=True)
-
-
-def _progress(name, done, total):
-  if total:
-    text = (f"\r>> downloading {name} {100.0 * done / total:5.1f}% "
-            f"({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
-  else:
-    text = f"\r>> downloading {name} {done / 1e6:.1f} MB"
-  sys.stderr.write(text)
-  sys.stderr.flush()
-
-
-def _download(url, destination, timeout=60):
-  """Copies url into the local file `destination`, with a progress line."""
-  name = url.rsplit("/", 1)[-1]
-  with urllib.request.urlopen(url, timeout=timeout) as response:
-    total = int(response.headers.get("Content-Length") or 0)
-    done, last = 0, 0.0
-    with open(destination, "wb") as out:
-      while True:
-        chunk = response.read(1 << 20)
-        if not chunk:
-          break
-        out.write(chunk)
-        done += len(chunk)
-        if time.monotonic() - last > 0.5:
-          _progress(name, done, total)
-          last = time.monotonic()
-  _progress(name, done, total or done)
-  sys.stderr.write("\n")
-
-
-def fetch_model_files(model_dir, names, url, download=True):
-  """Makes sure model_dir holds `names`, fetching them from `url` if not.
-
-  url is a .tgz holding the files (any folder inside) or the single file.
-  Raises ModelError naming the first missing file and where to get it.
-  """
-  tf = _tf()
-  missing = [n for n in names if not _exists(join_path(model_dir, n))]
-  if not missing:
-    return
-  first = join_path(model_dir, missing[0])
-  archive = url.endswith((".tgz", ".tar.gz"))
-  how = (f"download {url} and unpack it into {model_dir}" if archive
-         else f"download {url} into {model_dir}")
-  if not download:
-    raise ModelError(f"{first} is missing: {how}")
-  tf.io.gfile.makedirs(model_dir)
-  with tempfile.TemporaryDirectory() as temp:
-    local = os.path.join(temp, "download")
-    try:
-      _download(url, local)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-      reason = getattr(e, "reason", None) or e
-      raise ModelError(f"{first} is missing and {url} cannot be fetched "
-                       f"({reason}); {how}") from None
-    if archive:
-      try:
-        with tarfile.open(local, "r:gz") as tar:
-          members = {os.path.basename(m.name): m for m in tar.getmembers()
-                     if m.isfile()}
-          for name in missing:
-            if name in members:
-              _write_bytes(join_path(model_dir, name),
-                           tar.extractfile(members[name]).read())
-      except (tarfile.TarError, OSError, EOFError) as e:
-        raise ModelError(f"{url} is not a .tgz archive ({e}); {how}") from None
-    else:
-      with open(local, "rb") as f:
-        _write_bytes(join_path(model_dir, missing[0]), f.read())
-  still = [n for n in missing if not _exists(join_path(model_dir, n))]
-  if still:
-    raise ModelError(f"{url} has no {still[0]}; {how}")
-
-
-def _load_npy(path, what):
-  try:
-    data = _read_bytes(path)
-    loaded = np.load(io.BytesIO(data), allow_pickle=False)
-  except (OSError, ValueError) as e:
-    raise ModelError(f"{path}: not a NumPy {what} file ({e})") from None
-  return loaded
+ModelError = model_files.ModelError
 
 
 class VisualPca:
@@ -203,7 +72,9 @@ class VisualPca:
 
   @classmethod
   def load(cls, model_dir):
-    arrays = [_load_npy(join_path(model_dir, n), "array") for n in PCA_FILES]
+    arrays = [model_files.load_npy(model_files.join_path(model_dir, name),
+                                   "array")
+              for name in model_files.PCA_FILES]
     return cls(*arrays, source=model_dir)
 
   def __call__(self, features):
@@ -229,7 +100,7 @@ class AudioPca:
 
   @classmethod
   def load(cls, path):
-    params = _load_npy(path, ".npz")
+    params = model_files.load_npy(path, ".npz")
     if not hasattr(params, "files"):
       raise ModelError(f"{path}: not a .npz archive")
     for key in ("pca_eigen_vectors", "pca_means"):
@@ -297,9 +168,8 @@ class InceptionNetwork:
   with TensorFlow's for the cores.
   """
 
-  def __init__(self, graph_def_bytes, source=INCEPTION_GRAPH, batch=True,
-               log=None, pca=None):
-    tf = _tf()
+  def __init__(self, graph_def_bytes, source=model_files.INCEPTION_GRAPH,
+               batch=True, log=None, pca=None):
     self.source = source
     self.pca = pca
     graph_def = tf.compat.v1.GraphDef()
@@ -311,7 +181,8 @@ class InceptionNetwork:
     for tensor in (INPUT_TENSOR, OUTPUT_TENSOR):
       if tensor.split(":")[0] not in names:
         raise ModelError(f"{source}: the graph has no tensor {tensor} (is it "
-                         f"{INCEPTION_GRAPH} from inception-2015-12-05.tgz?)")
+                         f"{model_files.INCEPTION_GRAPH} from "
+                         "inception-2015-12-05.tgz?)")
     self._single = self._single_session(graph_def)
     self._batched = None
     plan = _batch_plan(graph_def) if batch else None
@@ -326,15 +197,14 @@ class InceptionNetwork:
 
   @classmethod
   def load(cls, model_dir, **kwargs):
-    path = join_path(model_dir, INCEPTION_GRAPH)
-    return cls(_read_bytes(path), source=path, **kwargs)
+    path = model_files.join_path(model_dir, model_files.INCEPTION_GRAPH)
+    return cls(model_files.read_bytes(path), source=path, **kwargs)
 
   @staticmethod
   def _config():
-    return _tf().compat.v1.ConfigProto(allow_soft_placement=True)
+    return tf.compat.v1.ConfigProto(allow_soft_placement=True)
 
   def _single_session(self, graph_def):
-    tf = _tf()
     graph = tf.Graph()
     with graph.as_default():
       frame = tf.compat.v1.placeholder(tf.uint8, [None, None, 3], name="frame")
@@ -353,14 +223,12 @@ class InceptionNetwork:
     """float32 [N, 2048] -> float32 [N, 1024] (None without a PCA)."""
     if self.pca is None:
       return None
-    tf = _tf()
     x = tf.cast(tf.reshape(features, [-1, INCEPTION_SIZE]), tf.float64)
     x = tf.matmul(x - tf.constant(self.pca.mean),
                   tf.constant(self.pca.projection))
     return tf.cast(x / tf.constant(self.pca.scale), tf.float32)
 
   def _batched_session(self, graph_def, resize, cast, size, pool):
-    tf = _tf()
     graph = tf.Graph()
     with graph.as_default():
       frames = tf.compat.v1.placeholder(tf.uint8, [None, None, None, 3],
@@ -430,7 +298,6 @@ class VggishNetwork:
   """A VGGish SavedModel: 0.975 s windows [T, 15600] -> embeddings [T, 128]."""
 
   def __init__(self, model_dir):
-    tf = _tf()
     self.source = model_dir
     try:
       model = tf.saved_model.load(model_dir)
