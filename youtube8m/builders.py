@@ -12,6 +12,7 @@ import os
 from absl import logging
 import tensorflow as tf
 
+from youtube8m import ema
 from youtube8m import losses
 from youtube8m import model_config
 from youtube8m import models
@@ -138,10 +139,13 @@ def restore_model(model, path):
   """Loads a checkpoint's model variables into `model` (variables created).
 
   Every variable of the model must be in the checkpoint; the optimizer's
-  slots, if any, are ignored.
+  slots, if any, are ignored. A checkpoint of a run with --ema_decay gives
+  its averaged weights (ema.py).
   """
-  restore_checkpoint(tf.train.Checkpoint(model=model), path, partial=True)
-  logging.info("Restored %s", path)
+  checkpoint, averaged = ema.checkpoint_for_use(model, path)
+  restore_checkpoint(checkpoint, path, partial=True)
+  logging.info("Restored %s%s", path, " (averaged weights)" if averaged
+               else "")
 
 
 def load_trained_model(model_dir, given, explicit, checkpoint=""):

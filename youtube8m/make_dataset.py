@@ -9,7 +9,11 @@ writes
   segment/{validate,test}NNNN.tfrecord       2019 segment-rated frame records
                                              (--segments; see segment_data)
 Test records have empty label lists, as in the real test split. How the
-videos are made: synthetic.py.
+videos are made: synthetic.py. `--hidden_classes=N` makes classes 0..N-1
+invisible to frame averaging (their evidence cancels in the mean over
+frames but is plain in each frame): data on which learnable pooling can
+beat averaging (docs/models.md). The same --seed writes byte-identical
+files, whatever the process.
 """
 
 from absl import flags
@@ -28,7 +32,7 @@ def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
              shards=4, num_classes=3862, id_key="id", min_frames=20,
              max_frames=60, seed=0, video_level=True, frame_level=True,
              signal=0.2, segments=False, num_segment_validate=300,
-             num_segment_test=300):
+             num_segment_test=300, hidden_classes=0):
   """Writes the whole dataset; returns {split: {video_id: labels}}.
 
   With `segments`, also the 2019 segment splits (youtube8m.segment_data),
@@ -39,7 +43,8 @@ def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
   if not 1 <= min_frames <= max_frames:
     raise utils.Yt8mError("--min_frames and --max_frames need "
                           f"1 <= min <= max, got {min_frames}, {max_frames}")
-  gen = synthetic.Generator(num_classes, seed, signal)
+  gen = synthetic.Generator(num_classes, seed, signal,
+                            hidden_classes=hidden_classes)
   frame_range = (min_frames, max_frames)
   result = synthetic.generate_videos(
       gen, output_dir, num_train, num_validate, num_test, shards, id_key,
@@ -61,7 +66,7 @@ def main(argv):
                     FLAGS.id_key, FLAGS.min_frames, FLAGS.max_frames,
                     FLAGS.seed, FLAGS.video_level, FLAGS.frame_level,
                     FLAGS.signal, FLAGS.segments, FLAGS.num_segment_validate,
-                    FLAGS.num_segment_test)
+                    FLAGS.num_segment_test, FLAGS.hidden_classes)
   print(f"wrote {', '.join(f'{len(v)} {k}' for k, v in counts.items())} "
         f"videos to {FLAGS.output_dir}")
 
@@ -93,6 +98,11 @@ def define_flags():
                        "Segment-rated validate videos (--segments).")
   flags.DEFINE_integer("num_segment_test", 300,
                        "Segment test videos, unrated (--segments).")
+  flags.DEFINE_integer("hidden_classes", 0, "Classes 0..N-1 (the most "
+                       "frequent) whose evidence cancels in the mean over "
+                       "frames but is plain in each frame: invisible to "
+                       "frame averaging and to mean_rgb/mean_audio. Segment "
+                       "records ignore it.")
 
 
 if __name__ == "__main__":

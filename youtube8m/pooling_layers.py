@@ -30,10 +30,14 @@ def feature_streams(feature_size):
   return [(0, feature_size, False)]
 
 
-def batch_norm(name):
-  # slim.batch_norm's decay 0.999 and epsilon 1e-3, which the published
-  # models used (as DbofModel does).
-  return keras.layers.BatchNormalization(momentum=0.999, epsilon=1e-3,
+# slim.batch_norm's decay 0.999, which the published models used (as DbofModel
+# does); --pooling_bn_momentum changes it.
+BN_MOMENTUM = 0.999
+
+
+def batch_norm(name, momentum=BN_MOMENTUM):
+  # slim.batch_norm's epsilon 1e-3, as published.
+  return keras.layers.BatchNormalization(momentum=momentum, epsilon=1e-3,
                                          name=name)
 
 
@@ -42,7 +46,12 @@ def normal(stddev, mean=0.0):
 
 
 def l2_normalize(x, axis=-1):
-  return tf.math.l2_normalize(x, axis=axis, epsilon=1e-12)
+  """x / ||x||, computed in float32 and returned in x's dtype: under
+  mixed_float16 the sum of squares would overflow (or underflow to 0, and
+  the epsilon 1e-12 is 0 in float16)."""
+  normalized = tf.math.l2_normalize(tf.cast(x, tf.float32), axis=axis,
+                                    epsilon=1e-12)
+  return tf.cast(normalized, x.dtype)
 
 
 class SoftAssignment(keras.layers.Layer):
@@ -52,10 +61,12 @@ class SoftAssignment(keras.layers.Layer):
   `add_batch_norm`; padding frames (valid = 0) get all-zero assignments.
   """
 
-  def __init__(self, cluster_size, add_batch_norm=True, name=None):
+  def __init__(self, cluster_size, add_batch_norm=True, name=None,
+               bn_momentum=BN_MOMENTUM):
     super().__init__(name=name)
     self.cluster_size = int(cluster_size)
-    self.bn = batch_norm("cluster_bn") if add_batch_norm else None
+    self.bn = batch_norm("cluster_bn", bn_momentum) if add_batch_norm \
+        else None
 
   def build(self, input_shape):
     d = int(input_shape[-1])
@@ -86,11 +97,12 @@ class NetVLAD(keras.layers.Layer):
   """
 
   def __init__(self, cluster_size, add_batch_norm=True, residuals=True,
-               name=None):
+               name=None, bn_momentum=BN_MOMENTUM):
     super().__init__(name=name)
     self.cluster_size = int(cluster_size)
     self.residuals = residuals
-    self.assign = SoftAssignment(cluster_size, add_batch_norm, name="assign")
+    self.assign = SoftAssignment(cluster_size, add_batch_norm, name="assign",
+                                 bn_momentum=bn_momentum)
 
   def build(self, input_shape):
     d = int(input_shape[-1])
@@ -118,12 +130,13 @@ class NetFV(keras.layers.Layer):
   """
 
   def __init__(self, cluster_size, add_batch_norm=True, couple_weights=True,
-               coupling_factor=0.01, name=None):
+               coupling_factor=0.01, name=None, bn_momentum=BN_MOMENTUM):
     super().__init__(name=name)
     self.cluster_size = int(cluster_size)
     self.couple_weights = couple_weights
     self.coupling_factor = float(coupling_factor)
-    self.assign = SoftAssignment(cluster_size, add_batch_norm, name="assign")
+    self.assign = SoftAssignment(cluster_size, add_batch_norm, name="assign",
+                                 bn_momentum=bn_momentum)
 
   def build(self, input_shape):
     d, k = int(input_shape[-1]), self.cluster_size
@@ -159,10 +172,11 @@ class SoftDBoF(keras.layers.Layer):
   """
 
   def __init__(self, cluster_size, add_batch_norm=True, max_pool=False,
-               name=None):
+               name=None, bn_momentum=BN_MOMENTUM):
     super().__init__(name=name)
     self.max_pool = max_pool
-    self.assign = SoftAssignment(cluster_size, add_batch_norm, name="assign")
+    self.assign = SoftAssignment(cluster_size, add_batch_norm, name="assign",
+                                 bn_momentum=bn_momentum)
 
   def build(self, input_shape):
     # Keras builds a layer without build() by tracing call symbolically,
@@ -188,12 +202,13 @@ class NeXtVLAD(keras.layers.Layer):
   batch-normalized.
   """
 
-  def __init__(self, cluster_size, groups, expansion, name=None):
+  def __init__(self, cluster_size, groups, expansion, name=None,
+               bn_momentum=BN_MOMENTUM):
     super().__init__(name=name)
     self.cluster_size, self.groups = int(cluster_size), int(groups)
     self.expansion = int(expansion)
-    self.cluster_bn = batch_norm("cluster_bn")
-    self.vlad_bn = batch_norm("vlad_bn")
+    self.cluster_bn = batch_norm("cluster_bn", bn_momentum)
+    self.vlad_bn = batch_norm("vlad_bn", bn_momentum)
 
   def build(self, input_shape):
     d = int(input_shape[-1])
@@ -235,10 +250,12 @@ class ContextGating(keras.layers.Layer):
   `remove_diag` drops W's diagonal, so a unit cannot gate itself.
   """
 
-  def __init__(self, add_batch_norm=True, remove_diag=False, name=None):
+  def __init__(self, add_batch_norm=True, remove_diag=False, name=None,
+               bn_momentum=BN_MOMENTUM):
     super().__init__(name=name)
     self.remove_diag = remove_diag
-    self.bn = batch_norm("gating_bn") if add_batch_norm else None
+    self.bn = batch_norm("gating_bn", bn_momentum) if add_batch_norm \
+        else None
 
   def build(self, input_shape):
     f = int(input_shape[-1])
@@ -265,10 +282,10 @@ class SEContextGating(keras.layers.Layer):
   against Context Gating's F^2.
   """
 
-  def __init__(self, reduction, name=None):
+  def __init__(self, reduction, name=None, bn_momentum=BN_MOMENTUM):
     super().__init__(name=name)
     self.reduction = int(reduction)
-    self.bn = batch_norm("squeeze_bn")
+    self.bn = batch_norm("squeeze_bn", bn_momentum)
 
   def build(self, input_shape):
     f = int(input_shape[-1])
@@ -323,18 +340,20 @@ class NeXtVLADBranch(keras.layers.Layer):
   """
 
   def __init__(self, classifier, cluster_size, hidden_size, groups,
-               expansion, gating_reduction, drop_rate, name=None):
+               expansion, gating_reduction, drop_rate, name=None,
+               bn_momentum=BN_MOMENTUM):
     super().__init__(name=name)
     k, g = int(cluster_size), int(groups)
     self.pooling = StreamPooling(lambda audio, name: NeXtVLAD(
-        audio_share(k, audio), audio_share(g, audio), expansion, name=name),
-                                 name="pooling")
+        audio_share(k, audio), audio_share(g, audio), expansion, name=name,
+        bn_momentum=bn_momentum), name="pooling")
     self.dropout = keras.layers.Dropout(drop_rate) if drop_rate else None
     self.hidden = keras.layers.Dense(
         int(hidden_size), use_bias=False,
         kernel_initializer=keras.initializers.HeNormal(), name="hidden")
-    self.hidden_bn = batch_norm("hidden_bn")
-    self.gating = SEContextGating(gating_reduction, name="gating")
+    self.hidden_bn = batch_norm("hidden_bn", bn_momentum)
+    self.gating = SEContextGating(gating_reduction, name="gating",
+                                  bn_momentum=bn_momentum)
     self.classifier = classifier
 
   def build(self, input_shape):

@@ -22,7 +22,6 @@ order is intra-normalized like its first.
 import keras
 import tensorflow as tf
 
-from youtube8m import losses
 from youtube8m import model_utils
 from youtube8m import models
 from youtube8m import pooling_layers as layers
@@ -74,6 +73,12 @@ _flag("cl_temperature", 2.0, "MixNeXtVLADModel distillation temperature.",
       models.positive)
 _flag("cl_lambda", 1.0, "MixNeXtVLADModel weight of the distillation loss "
       "(the paper uses temperature^2).", models.non_negative)
+_flag("pooling_bn_momentum", layers.BN_MOMENTUM, "Momentum of the batch-norm "
+      "moving statistics of NetVLADModel, NetFVModel, SoftDbofModel, "
+      "NeXtVLADModel and MixNeXtVLADModel (the published 0.999). Evaluation "
+      "uses those statistics: for runs of a few hundred steps lower it (e.g. "
+      "0.99), or they are still near their initial values.", models.fraction)
+
 
 
 def build_classifier(model_name, num_classes, model_flags):
@@ -108,7 +113,8 @@ def classifier_logits(classifier, features, num_frames, training):
     dense = classifier.logistic
     logits = tf.matmul(features, dense.kernel) + dense.bias
     return logits, tf.sigmoid(logits)
-  p = tf.clip_by_value(probabilities, 1e-7, 1 - 1e-7)
+  # In float32: under mixed_float16, 1 - 1e-7 would round to 1.
+  p = tf.clip_by_value(tf.cast(probabilities, tf.float32), 1e-7, 1 - 1e-7)
   return tf.math.log(p) - tf.math.log1p(-p), probabilities
 
 
@@ -129,27 +135,33 @@ class PoolingModel(models.BaseModel):
   def __init__(self, num_classes, make_pooler, cluster_size, hidden_size,
                add_batch_norm, gating, gating_remove_diag, moe_prob_gating,
                iterations, sample_random_frames, video_level_classifier_model,
-               model_flags):
+               pooling_bn_momentum, model_flags):
     models.check_model_flags(
         gating=gating, gating_remove_diag=gating_remove_diag,
         moe_prob_gating=moe_prob_gating, iterations=iterations,
-        sample_random_frames=sample_random_frames)
+        sample_random_frames=sample_random_frames,
+        pooling_bn_momentum=pooling_bn_momentum)
     super().__init__(num_classes, **model_flags)
+    momentum = float(pooling_bn_momentum)
     self.iterations = int(iterations)
     self.sample_random_frames = sample_random_frames
-    self.input_bn = layers.batch_norm("input_bn") if add_batch_norm else None
-    self.pooling = layers.StreamPooling(make_pooler, name="pooling")
+    self.input_bn = layers.batch_norm("input_bn", momentum) \
+        if add_batch_norm else None
+    self.pooling = layers.StreamPooling(
+        lambda audio, name: make_pooler(audio, name, momentum),
+        name="pooling")
     # Willow's stddev 1/sqrt(clusters): the pooled vector has unit norm.
     self.hidden = keras.layers.Dense(
         int(hidden_size), kernel_initializer=layers.normal(
             1 / float(cluster_size) ** 0.5), name="hidden")
     self.gating = layers.ContextGating(
-        add_batch_norm, gating_remove_diag, name="gating") if gating else None
+        add_batch_norm, gating_remove_diag, name="gating",
+        bn_momentum=momentum) if gating else None
     self.classifier = build_classifier(video_level_classifier_model,
                                        num_classes, model_flags)
     self.prob_gating = layers.ContextGating(
-        True, gating_remove_diag, name="prob_gating") if moe_prob_gating \
-        else None
+        True, gating_remove_diag, name="prob_gating",
+        bn_momentum=momentum) if moe_prob_gating else None
 
   def sample_frames(self, model_input, num_frames, training=False):
     """[B, T, D] -> the `iterations` frames pooled, [B, K, D]."""
@@ -185,19 +197,20 @@ class NetVLADModel(PoolingModel):
                netvlad_hidden_size=1024, netvlad_add_batch_norm=True,
                lightvlad=False, gating=False, gating_remove_diag=False,
                moe_prob_gating=False, iterations=30, sample_random_frames=True,
-               video_level_classifier_model="MoeModel", **model_flags):
+               video_level_classifier_model="MoeModel",
+               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
     models.check_model_flags(
         netvlad_cluster_size=netvlad_cluster_size,
         netvlad_hidden_size=netvlad_hidden_size,
         netvlad_add_batch_norm=netvlad_add_batch_norm, lightvlad=lightvlad)
     k = int(netvlad_cluster_size)
     super().__init__(
-        num_classes, lambda audio, name: layers.NetVLAD(
+        num_classes, lambda audio, name, momentum: layers.NetVLAD(
             layers.audio_share(k, audio), netvlad_add_batch_norm,
-            not lightvlad, name=name),
+            not lightvlad, name=name, bn_momentum=momentum),
         k, netvlad_hidden_size, netvlad_add_batch_norm, gating,
         gating_remove_diag, moe_prob_gating, iterations, sample_random_frames,
-        video_level_classifier_model, model_flags)
+        video_level_classifier_model, pooling_bn_momentum, model_flags)
 
 
 @models.register
@@ -209,7 +222,8 @@ class NetFVModel(PoolingModel):
                netvlad_add_batch_norm=True, gating=False,
                gating_remove_diag=False, moe_prob_gating=False, iterations=30,
                sample_random_frames=True,
-               video_level_classifier_model="MoeModel", **model_flags):
+               video_level_classifier_model="MoeModel",
+               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
     models.check_model_flags(
         fv_cluster_size=fv_cluster_size, fv_hidden_size=fv_hidden_size,
         fv_couple_weights=fv_couple_weights,
@@ -217,12 +231,13 @@ class NetFVModel(PoolingModel):
         netvlad_add_batch_norm=netvlad_add_batch_norm)
     k = int(fv_cluster_size)
     super().__init__(
-        num_classes, lambda audio, name: layers.NetFV(
+        num_classes, lambda audio, name, momentum: layers.NetFV(
             layers.audio_share(k, audio), netvlad_add_batch_norm,
-            fv_couple_weights, fv_coupling_factor, name=name),
+            fv_couple_weights, fv_coupling_factor, name=name,
+            bn_momentum=momentum),
         k, fv_hidden_size, netvlad_add_batch_norm, gating, gating_remove_diag,
         moe_prob_gating, iterations, sample_random_frames,
-        video_level_classifier_model, model_flags)
+        video_level_classifier_model, pooling_bn_momentum, model_flags)
 
 
 @models.register
@@ -234,22 +249,24 @@ class SoftDbofModel(PoolingModel):
                dbof_add_batch_norm=True, softdbof_maxpool=False, gating=False,
                gating_remove_diag=False, moe_prob_gating=False, iterations=30,
                sample_random_frames=True,
-               video_level_classifier_model="MoeModel", **model_flags):
+               video_level_classifier_model="MoeModel",
+               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
     models.check_model_flags(
         dbof_cluster_size=dbof_cluster_size, dbof_hidden_size=dbof_hidden_size,
         dbof_add_batch_norm=dbof_add_batch_norm,
         softdbof_maxpool=softdbof_maxpool)
     k = int(dbof_cluster_size)
     super().__init__(
-        num_classes, lambda audio, name: layers.SoftDBoF(
+        num_classes, lambda audio, name, momentum: layers.SoftDBoF(
             layers.audio_share(k, audio, 8), dbof_add_batch_norm,
-            softdbof_maxpool, name=name),
+            softdbof_maxpool, name=name, bn_momentum=momentum),
         k, dbof_hidden_size, dbof_add_batch_norm, gating, gating_remove_diag,
         moe_prob_gating, iterations, sample_random_frames,
-        video_level_classifier_model, model_flags)
+        video_level_classifier_model, pooling_bn_momentum, model_flags)
 
 
 def _check_nextvlad_flags(**flags):
+  """Checks the NeXtVLAD branch flags; returns the branch's keywords."""
   models.check_model_flags(**flags)
   return {k: flags[k] for k in ("groups", "expansion", "gating_reduction",
                                 "drop_rate")}
@@ -271,16 +288,18 @@ class NeXtVLADModel(models.BaseModel):
   def __init__(self, num_classes, groups=8, nextvlad_cluster_size=64,
                nextvlad_hidden_size=1024, expansion=2, gating_reduction=8,
                drop_rate=0.5, video_level_classifier_model="MoeModel",
-               **model_flags):
+               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
     flags = _check_nextvlad_flags(
         groups=groups, nextvlad_cluster_size=nextvlad_cluster_size,
         nextvlad_hidden_size=nextvlad_hidden_size, expansion=expansion,
         gating_reduction=gating_reduction, drop_rate=drop_rate)
+    models.check_model_flags(pooling_bn_momentum=pooling_bn_momentum)
     super().__init__(num_classes, **model_flags)
     self.branch = layers.NeXtVLADBranch(
         build_classifier(video_level_classifier_model, num_classes,
                          model_flags),
-        nextvlad_cluster_size, nextvlad_hidden_size, name="branch", **flags)
+        nextvlad_cluster_size, nextvlad_hidden_size, name="branch",
+        bn_momentum=float(pooling_bn_momentum), **flags)
 
   def classify(self, model_input, num_frames, training=False):
     """model_input: float32 [B, T, D] -> probabilities [B, num_classes]."""
@@ -295,36 +314,39 @@ class MixNeXtVLADModel(models.BaseModel):
   """`mix_number` NeXtVLAD students and their mixture, distilled on the fly.
 
   Mixture logits z = sum_m w_m z_m, with w = softmax(Dense(BN(the mean valid
-  frame))); predictions are sigmoid(z), in training and at inference. In
-  training the model adds two terms with `add_loss`, so they reach the loss
-  through `losses.regularization_loss(model)` and are therefore multiplied
-  by --regularization_penalty (as the published train.py also scaled the
-  distillation term; exact for its, and our, default penalty 1):
-    * distillation: cl_lambda * mean_b sum_m KL(p || p_m), p = softmax(
-      stop_gradient(z) / T), p_m = softmax(z_m / T) over the classes;
-    * the students' label loss, sum_m CrossEntropyLoss(sigmoid(z_m),
-      labels), when the batch given to `call` holds "labels" (the train step
-      passes its whole batch) and `label_loss_on_students` is true. A train
-      step that adds its own --label_loss of `outputs["student_predictions"]`
-      ([N, B, C], returned in training) unscaled should set it to false.
+  frame))); predictions are sigmoid(z), in training and at inference. The
+  training loss has three parts (Lin et al., Eq. 12):
+    * the --label_loss of the mixture's predictions (as for any model);
+    * the --label_loss of each student's predictions, unscaled: in training
+      the outputs hold `student_predictions` [N, B, C], and the train step
+      (trainer.Trainer) adds one label loss per student;
+    * distillation, cl_lambda * mean_b sum_m KL(p || p_m), p = softmax(
+      stop_gradient(z) / T), p_m = softmax(z_m / T) over the classes. The
+      model adds it with `add_loss`, so it reaches the loss through
+      `losses.regularization_loss(model)` and is multiplied by
+      --regularization_penalty like the L2 terms (so did the published
+      train.py; with the default penalty 1 the weight is cl_lambda alone).
+  Logits, the mixture and the distillation are computed in float32, also
+  under --mixed_precision.
   """
 
   frame_level = True
-  label_loss_on_students = True
 
   def __init__(self, num_classes, mix_number=3, cl_temperature=2.0,
                cl_lambda=1.0, groups=8, nextvlad_cluster_size=64,
                nextvlad_hidden_size=1024, expansion=2, gating_reduction=8,
                drop_rate=0.5, video_level_classifier_model="MoeModel",
-               **model_flags):
+               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
     models.check_model_flags(mix_number=mix_number,
                              cl_temperature=cl_temperature,
-                             cl_lambda=cl_lambda)
+                             cl_lambda=cl_lambda,
+                             pooling_bn_momentum=pooling_bn_momentum)
     flags = _check_nextvlad_flags(
         groups=groups, nextvlad_cluster_size=nextvlad_cluster_size,
         nextvlad_hidden_size=nextvlad_hidden_size, expansion=expansion,
         gating_reduction=gating_reduction, drop_rate=drop_rate)
     super().__init__(num_classes, **model_flags)
+    momentum = float(pooling_bn_momentum)
     self.mix_number = int(mix_number)
     self.temperature, self.cl_lambda = float(cl_temperature), float(cl_lambda)
     for i in range(self.mix_number):  # attributes, for tf.train.Checkpoint
@@ -332,24 +354,22 @@ class MixNeXtVLADModel(models.BaseModel):
           build_classifier(video_level_classifier_model, num_classes,
                            model_flags),
           nextvlad_cluster_size, nextvlad_hidden_size, name=f"branch_{i}",
-          **flags))
-    self.mix_bn = layers.batch_norm("mix_bn")
+          bn_momentum=momentum, **flags))
+    self.mix_bn = layers.batch_norm("mix_bn", momentum)
     self.mix_gate = keras.layers.Dense(
         self.mix_number, kernel_initializer=keras.initializers.HeNormal(),
         name="mix_gate")
-    # Labels of the batch being trained on, for classify(); not tracked.
-    object.__setattr__(self, "_train_batch", {})
+    # The students' probabilities of the training call, from classify() to
+    # call(); a plain dict, not tracked.
+    object.__setattr__(self, "_students", {})
 
   def call(self, inputs, training=False):
-    """BaseModel.call, plus labels for the students' loss (see class)."""
-    if training:
-      self._train_batch.update(labels=inputs.get("labels"),
-                               label_weights=inputs.get("label_weights"))
+    """BaseModel.call, plus `student_predictions` [N, B, C] in training."""
     try:
       outputs = super().call(inputs, training=training)
-      students = self._train_batch.get("students")
+      students = self._students.get("probabilities")
     finally:
-      self._train_batch.clear()
+      self._students.clear()
     if students is not None:
       outputs["student_predictions"] = students
     return outputs
@@ -364,13 +384,15 @@ class MixNeXtVLADModel(models.BaseModel):
       z, p = classifier_logits(
           branch.classifier, branch(model_input, valid, training=training),
           num_frames, training)
-      logits.append(z)
-      probabilities.append(p)
+      # float32 also under a mixed precision policy: the softmaxes of the
+      # distillation and the mixture's sigmoid need its range.
+      logits.append(tf.cast(z, tf.float32))
+      probabilities.append(tf.cast(p, tf.float32))
     logits, probabilities = tf.stack(logits), tf.stack(probabilities)
     counts = tf.maximum(tf.reduce_sum(valid, axis=1, keepdims=True), 1.0)
     mean_frame = tf.reduce_sum(model_input, axis=1) / counts  # [B, D]
-    weights = tf.nn.softmax(self.mix_gate(
-        self.mix_bn(mean_frame, training=training)), axis=-1)  # [B, N]
+    weights = tf.nn.softmax(tf.cast(self.mix_gate(
+        self.mix_bn(mean_frame, training=training)), tf.float32))  # [B, N]
     mixture = tf.einsum("bn,nbc->bc", weights, logits)
     return mixture, logits, probabilities
 
@@ -388,11 +410,5 @@ class MixNeXtVLADModel(models.BaseModel):
                                                   training)
     if training:
       self.add_loss(self.distillation_loss(mixture, logits))
-      labels = self._train_batch.get("labels")
-      if labels is not None and self.label_loss_on_students:
-        loss, weights = losses.CrossEntropyLoss(), self._train_batch.get(
-            "label_weights")
-        self.add_loss(tf.add_n([loss.calculate_loss(p, labels, weights)
-                                for p in tf.unstack(probabilities)]))
-      self._train_batch["students"] = probabilities
+      self._students["probabilities"] = probabilities
     return tf.sigmoid(mixture)

@@ -124,7 +124,7 @@ def write_segment_split(gen, rng, output_dir, split, ids, num_classes,
     else:
       record = examples.frame_example(video_id, labels, frames, id_key,
                                           context=_context(ratings))
-    writers[n % shards].write(record.SerializeToString())
+    writers[n % shards].write(record.SerializeToString(deterministic=True))
   for writer in writers:
     writer.close()
   return truth

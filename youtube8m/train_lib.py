@@ -19,9 +19,11 @@ import tensorflow as tf
 from youtube8m import builders
 from youtube8m import checks
 from youtube8m import distribution
+from youtube8m import ema as ema_lib
 from youtube8m import eval_util
 from youtube8m import export
 from youtube8m import model_config
+from youtube8m import model_size
 from youtube8m import outputs
 from youtube8m import readers
 from youtube8m import progress
@@ -104,6 +106,15 @@ class TrainConfig:
       "model_flags.json of another train_dir or checkpoint prefix, e.g. to "
       "fine-tune a video-level model on segments (see warm_start.py). "
       "Ignored once train_dir has its own checkpoint.")
+  ema_decay: float = settings.setting(
+      0.0, "Keep an exponential moving average of the weights with this "
+      "decay per step (e.g. 0.999; 0: off); eval, inference and exports "
+      "use the averaged weights (ema.py).", check=checks.fraction)
+  mixed_precision: str = settings.setting(
+      "", "Train with layers computing in float16 ('mixed_float16', with "
+      "dynamic loss scaling) or bfloat16 ('mixed_bfloat16'); variables, "
+      "checkpoints and exports stay float32 ('': float32 throughout).",
+      check=trainer_lib.check_mixed_precision)
   log_every_steps: int = settings.setting(
       LOG_METRICS_EVERY, "Log a progress line (loss, Hit@1, PERR, GAP, "
       "examples/s, ETA) and write the training summaries every this many "
@@ -288,18 +299,22 @@ def _train(config, strategy, chief, lock):
   flags = _resolve_flags(warm_start.inherit_flags(config))
   logging.info("%d replica(s) x batch %d = %d examples per step", replicas,
                config.batch_size, examples_per_step)
-  with strategy.scope():
+  with strategy.scope(), trainer_lib.precision_policy(config.mixed_precision):
     # Built before anything is written: a bad --model or flag fails first.
     model, loss_fn = builders.build_model(flags)
+    ema = ema_lib.WeightAverage.create(  # None without --ema_decay
+        config.ema_decay, model, lambda: builders.build_model(flags)[0])
     schedule = trainer_lib.ExamplesStaircase(config.base_learning_rate,
                                  config.learning_rate_decay,
                                  config.learning_rate_decay_examples,
                                  examples_per_step)
-    optimizer = trainer_lib.make_optimizer(config.optimizer, schedule)
+    optimizer = trainer_lib.make_optimizer(config.optimizer, schedule,
+                                           config.mixed_precision)
     optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
   if chief:
     _prepare_train_dir(config, flags)
+  model_size.report(model, config.train_dir, chief)
   out_dir = distribution.worker_dir(config.train_dir, strategy)
   manager = tf.train.CheckpointManager(
       checkpoint, out_dir, max_to_keep=config.max_checkpoints_to_keep)
@@ -309,8 +324,12 @@ def _train(config, strategy, chief, lock):
     logging.info("Restored %s at step %d", latest, _global_step(optimizer))
   elif warm_start.applies(config):
     warm_start.restore_weights(model, config)
+  if ema is not None:  # the average starts from (or resumes) these weights
+    ema.attach(checkpoint, None if config.start_new_model else latest)
+  serving_model = model if ema is None else ema.shadow  # what exports hold
   trainer = trainer_lib.Trainer(model, loss_fn, optimizer, strategy,
-                    config.regularization_penalty, config.clip_gradient_norm)
+                    config.regularization_penalty, config.clip_gradient_norm,
+                    ema=ema)
   writer = (tf.summary.create_file_writer(config.summary_dir or
                                           config.train_dir) if chief
             else tf.summary.create_noop_writer())
@@ -362,7 +381,7 @@ def _train(config, strategy, chief, lock):
         manager.save(checkpoint_number=step)
         last_save = time.time()
         lock.refresh(force=True)
-        _export(model, flags, config.train_dir, step, strategy)
+        _export(serving_model, flags, config.train_dir, step, strategy)
       elif time.time() - last_save >= config.save_checkpoint_secs:
         manager.save(checkpoint_number=step)
         last_save = time.time()
@@ -379,7 +398,7 @@ def _train(config, strategy, chief, lock):
                if skipped else "")
   if config.final_export_dir:
     out = distribution.worker_dir(config.final_export_dir, strategy)
-    export.export_saved_model(model, flags, out)
+    export.export_saved_model(serving_model, flags, out)
     distribution.cleanup_worker_dir(out, strategy)
   distribution.cleanup_worker_dir(out_dir, strategy)
   return step
