@@ -35,6 +35,7 @@ NOISE = re.compile("|".join([
     r"xla/service/service\.cc",
     r"device_compiler\.h.*Compiled cluster using XLA",
     r"Attempting to register factory for plugin",
+    r"oneDNN supports DT_INT32 only on platforms with AVX-512",
 ]))
 
 _installed = []

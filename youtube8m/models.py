@@ -268,3 +268,4 @@ def build_model(model_name, num_classes, **model_flags):
 from youtube8m import frame_level_models  # noqa: E402,F401
 from youtube8m import video_level_models  # noqa: E402,F401
 from youtube8m import pooling_models  # noqa: E402,F401
+from youtube8m import nextvlad_models  # noqa: E402,F401
