@@ -176,6 +176,23 @@ def sample_centered_sequence(frames, num_frames, num_samples):
   return _run_from(frames, counts, start, num_samples)
 
 
+def sample_frames(frames, num_frames, num_samples, random_frames, training):
+  """The `num_samples` frames [B, K, D] a sampling model looks at.
+
+  Training samples at random: independent frames with replacement
+  (`random_frames`) or one random run of consecutive frames. Otherwise the
+  choice is deterministic, so evaluation is reproducible: evenly spaced
+  frames, or the centred run.
+  """
+  if training:
+    if random_frames:
+      return sample_random_frames(frames, num_frames, num_samples)
+    return sample_random_sequence(frames, num_frames, num_samples)
+  if random_frames:
+    return sample_evenly(frames, num_frames, num_samples)
+  return sample_centered_sequence(frames, num_frames, num_samples)
+
+
 def frame_pooling(frames, method, num_frames=None):
   """Pools frames over time.
 

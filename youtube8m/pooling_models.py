@@ -148,14 +148,8 @@ class PoolingModel(models.BaseModel):
 
   def sample_frames(self, model_input, num_frames, training=False):
     """[B, T, D] -> the `iterations` frames pooled, [B, K, D]."""
-    k = self.iterations
-    if training:
-      if self.sample_random_frames:
-        return model_utils.sample_random_frames(model_input, num_frames, k)
-      return model_utils.sample_random_sequence(model_input, num_frames, k)
-    if self.sample_random_frames:
-      return model_utils.sample_evenly(model_input, num_frames, k)
-    return model_utils.sample_centered_sequence(model_input, num_frames, k)
+    return model_utils.sample_frames(model_input, num_frames, self.iterations,
+                                     self.sample_random_frames, training)
 
   def classify(self, model_input, num_frames, training=False):
     """model_input: float32 [B, T, D] -> probabilities [B, num_classes]."""
