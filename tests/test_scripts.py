@@ -160,3 +160,46 @@ def test_convert_prediction_json_to_csv(tmp_path):
                          check=False)
   assert result.returncode == 1 and "results-1:1:" in result.stderr
   assert not (tmp_path / "bad.csv").exists()
+
+
+POOLING_MODELS = [
+    ("NetVLADModel", ["--netvlad_cluster_size=4", "--netvlad_hidden_size=8",
+                      "--iterations=4", "--gating", "--moe_prob_gating"]),
+    ("NetFVModel", ["--fv_cluster_size=4", "--fv_hidden_size=8",
+                    "--iterations=4"]),
+    ("SoftDbofModel", ["--dbof_cluster_size=8", "--dbof_hidden_size=8",
+                       "--iterations=4"]),
+    ("NeXtVLADModel", ["--nextvlad_cluster_size=4", "--groups=2",
+                       "--nextvlad_hidden_size=8"]),
+    ("MixNeXtVLADModel", ["--nextvlad_cluster_size=4", "--groups=2",
+                          "--nextvlad_hidden_size=8", "--mix_number=2"]),
+]
+
+
+@pytest.mark.parametrize("model, flags", POOLING_MODELS,
+                         ids=[m for m, _ in POOLING_MODELS])
+def test_pooling_models_through_the_scripts(data, tmp_path, model, flags):
+  """train.py (then a restart), eval.py, inference.py, export_model.py."""
+  train_dir = str(tmp_path / model)
+  common = ["--frame_features", f"--model={model}", "--feature_names=rgb",
+            "--feature_sizes=1024", f"--train_dir={train_dir}"]
+  train = ["train.py", f"--train_data_pattern={data}/frame/train*",
+           "--batch_size=32", "--export_model_steps=0"] + common + flags
+  wh.run_script(train + ["--max_steps=3"])
+  wh.run_script(train + ["--max_steps=5"])  # resumes at step 3
+  assert json.load(open(f"{train_dir}/model_flags.json"))["model"] == model
+  assert os.path.exists(f"{train_dir}/ckpt-5.index")
+  result = wh.run_script(["eval.py", f"--eval_data_pattern={data}/frame/validate*",
+                          f"--train_dir={train_dir}", "--run_once"])
+  assert 0.0 < wh.eval_gap(result.stderr) <= 1.0
+  out = f"{train_dir}/predictions.csv"
+  wh.run_script(["inference.py", f"--train_dir={train_dir}", f"--output_file={out}",
+                 f"--input_data_pattern={data}/frame/test*"])
+  _check_csv(out, 60)
+  export = wh.run_script(["export_model.py", f"--train_dir={train_dir}"])
+  export_dir = export.stdout.strip().splitlines()[-1]
+  sm_out = f"{train_dir}/sm_predictions.csv"
+  wh.run_script(["inference.py", f"--saved_model_dir={export_dir}",
+                 f"--output_file={sm_out}",
+                 f"--input_data_pattern={data}/frame/test*"])
+  assert wh.read_predictions(sm_out).keys() == wh.read_predictions(out).keys()
