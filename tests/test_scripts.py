@@ -115,7 +115,7 @@ def test_training_resumes_after_sigkill(data, tmp_path):
   args = [sys.executable, "train.py", f"--train_dir={train_dir}",
           f"--train_data_pattern={data}/video/train*", "--batch_size=16",
           "--num_epochs=1000", "--export_model_steps=5",
-          "--save_checkpoint_secs=1e9"]
+          "--save_checkpoint_secs=1e9", "--log_every_steps=1"]
   process = subprocess.Popen(args + ["--max_steps=100000"], cwd=wh.REPO,
                              env=wh.script_env(), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -137,7 +137,7 @@ def test_training_resumes_after_sigkill(data, tmp_path):
   assert last >= 15 and last % 5 == 0
   result = wh.run_script(args[1:] + [f"--max_steps={last + 3}"])
   assert re.search(rf"Restored .*ckpt-{last} at step {last}\b", result.stderr)
-  assert f"training step {last + 1} |" in result.stderr
+  assert f"training step {last + 1}/{last + 3} |" in result.stderr
   assert f"Done training: step {last + 3}" in result.stderr
 
 
