@@ -293,7 +293,10 @@ def test_fine_tuning_recipe(tmp_path):
   lines = out.splitlines()
   segments = lines[lines.index("  5-second segments (start, best 3 "
                                "classes):") + 1:][:5]
-  assert [line.split()[1] for line in segments] == [
-      "Guitar", "Guitar", "Car", "Car", "Car"], out
+  best = [line.split()[1] for line in segments]
+  # 0:10-0:15 holds the change from guitar to car: either may lead there,
+  # but both must be its top two.
+  assert best[:2] == ["Guitar", "Guitar"] and best[3:] == ["Car", "Car"], out
+  assert {"Guitar", "Car"} <= set(segments[2].replace("|", " ").split()), out
   image = tf.io.decode_png((tmp_path / "guitar_then_car.png").read_bytes())
   assert image.shape == (timeline.height(5), timeline.WIDTH, 3)
