@@ -4,8 +4,8 @@
       --json_prediction_files_pattern='results-*' --csv_output_file=out.csv
 """
 
-from youtube8m import cli
 from youtube8m import convert_prediction_from_json_to_csv as convert
+from youtube8m.common import cli
 
 if __name__ == "__main__":
   cli.run(convert.main)

@@ -6,8 +6,8 @@ r"""Evaluates a YouTube-8M model; see youtube8m/eval.py for the flags.
 
 from absl import flags
 
-from youtube8m import cli
 from youtube8m import eval as eval_main
+from youtube8m.common import cli
 
 # --help lists the flags of youtube8m/eval.py, not only --helpfull.
 flags.adopt_module_key_flags(eval_main)

@@ -5,8 +5,8 @@ r"""Exports a trained model as a SavedModel; see youtube8m/export_model.py.
 
 from absl import flags
 
-from youtube8m import cli
 from youtube8m import export_model
+from youtube8m.common import cli
 
 # --help lists the flags of youtube8m/export_model.py, not only --helpfull.
 flags.adopt_module_key_flags(export_model)

@@ -7,8 +7,8 @@ r"""Writes Kaggle predictions; see youtube8m/inference.py for the flags.
 
 from absl import flags
 
-from youtube8m import cli
 from youtube8m import inference
+from youtube8m.common import cli
 
 # --help lists the flags of youtube8m/inference.py, not only --helpfull.
 flags.adopt_module_key_flags(inference)

@@ -6,8 +6,8 @@ r"""Trains a YouTube-8M model; see youtube8m/train.py for the flags.
 
 from absl import flags
 
-from youtube8m import cli
 from youtube8m import train
+from youtube8m.common import cli
 
 # --help lists the flags of youtube8m/train.py, not only --helpfull.
 flags.adopt_module_key_flags(train)

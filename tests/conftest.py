@@ -9,15 +9,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
-# Session-scoped `gcs` fixture: a local GCS emulator for gs:// tests.
-from support.gcs_emulator import gcs  # noqa: E402,F401  pylint: disable=unused-import
-
-
 # Long garbage-collection pauses, reported at the end of the run: a test
 # that is slow only in the full suite is often paying for the garbage of
 # the tests before it (TensorFlow graphs hold many Python objects).
 import gc  # noqa: E402
 import time  # noqa: E402
+
+# Session-scoped `gcs` fixture: a local GCS emulator for gs:// tests.
+from support.gcs_emulator import gcs  # noqa: E402,F401  pylint: disable=unused-import
 
 GC_PAUSES = []
 _gc_start = [0.0]

@@ -11,10 +11,13 @@ from absl import flags
 import youtube8m
 
 # Module names kept from the starter code, so users' model code ports.
-SEED_MODULES = ("readers", "models", "video_level_models",
-                "frame_level_models", "model_utils", "losses", "eval_util",
-                "average_precision_calculator",
-                "mean_average_precision_calculator", "utils")
+# They live in the folders of their concern.
+SEED_MODULES = ("data.readers", "models", "models.video_level_models",
+                "models.frame_level_models", "models.model_utils",
+                "models.losses", "evaluation.eval_util",
+                "evaluation.average_precision_calculator",
+                "evaluation.mean_average_precision_calculator",
+                "common.utils")
 
 
 def test_every_module_imports():

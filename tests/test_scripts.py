@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from support import workflow_helpers as wh
 from youtube8m import make_dataset
+
+from support import workflow_helpers as wh
 
 # Subprocesses and end-to-end runs: the full suite only.
 pytestmark = pytest.mark.slow

@@ -8,20 +8,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from youtube8m import make_dataset
+from youtube8m.common import utils
+from youtube8m.data import readers
+from youtube8m.data import segment_readers
+from youtube8m.data import submissions
+from youtube8m.data import synthetic
+from youtube8m.evaluation import eval_lib
+from youtube8m.evaluation import segment_eval_lib
+from youtube8m.models import builders
+from youtube8m.models import losses
+from youtube8m.models import model_config
+from youtube8m.prediction import segment_inference
+from youtube8m.training import train_lib
+
 from support import records
 from support import workflow_helpers as wh
-from youtube8m import builders
-from youtube8m import eval_lib
-from youtube8m import losses
-from youtube8m import make_dataset
-from youtube8m import synthetic
-from youtube8m import model_config
-from youtube8m import readers
-from youtube8m import segment_eval
-from youtube8m import segment_inference
-from youtube8m import segment_readers
-from youtube8m import train_lib
-from youtube8m import utils
 
 RNG = np.random.default_rng(2019)
 
@@ -293,16 +295,16 @@ def test_map_at_n_of_a_hand_built_submission(tmp_path):
       "3,x:0 a:5 a:0 a:0 b:0 c:10\n"  # unrated x:0 skipped, repeat skipped
       "7,d:0 a:5 a:0\n"  # a:0 is not rated for 7: skipped
       "9,e:0\n")
-  ratings = segment_eval.read_ratings(str(data))
-  parsed = segment_eval.read_submission(str(submission))
+  ratings = segment_eval_lib.read_ratings(str(data))
+  parsed = submissions.read_submission(str(submission))
   # Class 3 ranks rated (neg, pos, pos, neg): AP = (1/2 + 2/3) / 2 = 7/12.
   # Class 7 ranks (pos, pos): AP = 1. Class 11: 0. MAP over 3 classes.
-  result = segment_eval.score_submission(parsed, ratings, top_n=100000)
+  result = segment_eval_lib.score_submission(parsed, ratings, top_n=100000)
   assert result["aps"] == pytest.approx({3: 7 / 12, 7: 1.0, 11: 0.0})
   assert result["map"] == pytest.approx(19 / 36)
   assert result["num_classes"] == 3 and result["classes_without_positives"] == 1
   # top_n=3 cuts class 3 to (x:0, a:5, a:0): (neg, pos) -> (1/2) / 2.
-  result = segment_eval.score_submission(parsed, ratings, top_n=3)
+  result = segment_eval_lib.score_submission(parsed, ratings, top_n=3)
   assert result["map"] == pytest.approx((1 / 4 + 1.0 + 0.0) / 3)
 
 
@@ -314,7 +316,7 @@ def test_bad_submission_lines(tmp_path):
                          ("Class,Segments\n1,a0\n", "'a0' is not a segment")]:
     path.write_text(text)
     with pytest.raises(utils.Yt8mError, match=expected):
-      segment_eval.read_submission(str(path))
+      submissions.read_submission(str(path))
 
 
 # ------------------------------------------------------------ end to end ---
@@ -343,7 +345,7 @@ def _train(train_dir, pattern, max_steps, **kwargs):
 def _segment_map(train_dir, pattern):
   return eval_lib.evaluate(eval_lib.EvalConfig(
       train_dir=train_dir, eval_data_pattern=pattern, batch_size=64,
-      run_once=True), segment_eval.SegmentEvaluator)
+      run_once=True), segment_eval_lib.SegmentEvaluator)
 
 
 @pytest.mark.slow
@@ -414,8 +416,8 @@ def test_video_level_then_segments_end_to_end(data, tmp_path):
 
   # Random orders of the same segments score far lower. (Only rated
   # segments count and about half are positive, so chance is near 0.68.)
-  ratings = segment_eval.read_ratings(held_out)
-  random_map = np.mean([segment_eval.score_submission(
+  ratings = segment_eval_lib.read_ratings(held_out)
+  random_map = np.mean([segment_eval_lib.score_submission(
       {c: list(RNG.permutation(s)) for c, s in rows.items()}, ratings)["map"]
                         for _ in range(5)])
   assert scored["map"] > random_map + 0.1, (scored["map"], random_map)

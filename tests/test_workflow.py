@@ -7,16 +7,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from support import workflow_helpers as wh
-from youtube8m import eval_lib
-from youtube8m import eval_util
-from youtube8m import export
-from youtube8m import inference_lib
 from youtube8m import make_dataset
-from youtube8m import model_config
-from youtube8m import readers
-from youtube8m import train_lib
-from youtube8m import utils
+from youtube8m.common import utils
+from youtube8m.data import readers
+from youtube8m.evaluation import eval_lib
+from youtube8m.evaluation import eval_util
+from youtube8m.models import model_config
+from youtube8m.prediction import inference_lib
+from youtube8m.serving import export
+from youtube8m.training import train_lib
+
+from support import workflow_helpers as wh
 
 VIDEO_FLAGS = dict(feature_names="mean_rgb,mean_audio",
                    feature_sizes="1024,128")

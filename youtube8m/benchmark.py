@@ -12,10 +12,11 @@ import importlib
 import sys
 
 # Before TensorFlow is imported: its start-up lines are filtered out.
-from youtube8m import console  # pylint: disable=g-bad-import-order
+from youtube8m.common import console  # pylint: disable=g-bad-import-order
+
 console.quiet()
 
-from youtube8m import cli
+from youtube8m.common import cli
 
 BENCHMARKS = ("reader", "metrics", "train_step", "extract")
 

@@ -27,9 +27,9 @@ import time
 
 from absl import flags
 
-from youtube8m import cli
-from youtube8m import job_spec
-from youtube8m import utils
+from youtube8m.common import cli
+from youtube8m.common import utils
+from youtube8m.vertex import job_spec
 
 FLAGS = flags.FLAGS
 

@@ -34,17 +34,18 @@ import os
 from absl import flags
 
 # Before TensorFlow is imported: its start-up lines are filtered out.
-from youtube8m import console  # pylint: disable=g-bad-import-order
+from youtube8m.common import console  # pylint: disable=g-bad-import-order
+
 console.quiet()
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf
 
-from youtube8m import cli
-from youtube8m import feature_records
-from youtube8m import outputs
-from youtube8m import tfrecords
-from youtube8m import utils
+from youtube8m.common import cli
+from youtube8m.common import outputs
+from youtube8m.common import utils
+from youtube8m.data import tfrecords
+from youtube8m.features import feature_records
 
 RGB_PREFIX = "RGB"
 AUDIO_PREFIX = "AUDIO"

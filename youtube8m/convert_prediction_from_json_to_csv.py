@@ -17,14 +17,16 @@ import json
 from absl import flags
 import tensorflow as tf
 
+from youtube8m.common import console  # pylint: disable=g-bad-import-order
 # Before TensorFlow is imported: its start-up lines are filtered out.
-from youtube8m import console  # pylint: disable=g-bad-import-order
+from youtube8m.data import submissions
+
 console.quiet()
 
-from youtube8m import cli
-from youtube8m import inference_lib
-from youtube8m import tfrecords
-from youtube8m import utils
+from youtube8m.common import cli
+from youtube8m.common import utils
+from youtube8m.data import tfrecords
+from youtube8m.prediction import inference_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("json_prediction_files_pattern", None,
@@ -63,8 +65,8 @@ def _rows(path):
       raise utils.Yt8mError(
           f"{where}: not a prediction line with video_id, class_indexes "
           f"and predictions ({type(e).__name__}: {e})") from e
-    video_id = inference_lib.csv_video_id(video_id, where)
-    inference_lib.check_scores(video_id, scores, where)
+    video_id = submissions.csv_video_id(video_id, where)
+    submissions.check_scores(video_id, scores, where)
     pairs = sorted(zip(classes, scores), key=lambda pair: -pair[1])
     yield video_id, [c for c, _ in pairs], [s for _, s in pairs]
 
@@ -74,11 +76,11 @@ def convert(pattern, output_file):
   files = tfrecords.list_files(pattern, "--json_prediction_files_pattern")
 
   def write(f):
-    f.write(inference_lib.CSV_HEADER)
+    f.write(submissions.CSV_HEADER)
     count = 0
     for path in files:
       for video_id, classes, scores in _rows(path):
-        f.write(inference_lib.format_row(video_id, classes, scores))
+        f.write(submissions.format_row(video_id, classes, scores))
         count += 1
     if not count:
       raise utils.Yt8mError(f"--json_prediction_files_pattern={pattern}: no "

@@ -11,21 +11,23 @@ and returns video ids, the top-k class indexes and their scores (export.py).
 from absl import flags
 
 # Before TensorFlow is imported: its start-up lines are filtered out.
-from youtube8m import console  # pylint: disable=g-bad-import-order
+from youtube8m.common import console  # pylint: disable=g-bad-import-order
+
 console.quiet()
 
-from youtube8m import cli
-from youtube8m import export
-from youtube8m import settings
+from youtube8m.common import cli
+from youtube8m.common import settings
+from youtube8m.models import model_config
+from youtube8m.serving import export
 
 FLAGS = flags.FLAGS
 settings.define_flags(export.ExportConfig)
-settings.define_model_flags()
+model_config.define_flags()
 
 
 def main(argv):
   cli.check_no_positional_args(argv)
-  values, explicit = settings.model_flags_given()
+  values, explicit = model_config.flags_given()
   print(export.export_checkpoint(settings.from_flags(
       export.ExportConfig, model_flags=values,
       explicit_flags=frozenset(explicit))))

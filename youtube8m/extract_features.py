@@ -35,16 +35,17 @@ import csv
 from absl import flags
 
 # Before TensorFlow is imported: its start-up lines are filtered out.
-from youtube8m import console  # pylint: disable=g-bad-import-order
+from youtube8m.common import console  # pylint: disable=g-bad-import-order
+
 console.quiet()
 
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-from youtube8m import cli
-from youtube8m import extraction_pipeline
-from youtube8m import feature_records
-from youtube8m import model_files
-from youtube8m import utils
+from youtube8m.common import cli
+from youtube8m.common import utils
+from youtube8m.features import extraction_pipeline
+from youtube8m.features import feature_records
+from youtube8m.features import model_files
 
 
 def define_flags():

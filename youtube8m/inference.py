@@ -13,27 +13,29 @@ export) or --input_model_tgz (made by --output_model_tgz). With
 from absl import flags
 
 # Before TensorFlow is imported: its start-up lines are filtered out.
-from youtube8m import console  # pylint: disable=g-bad-import-order
+from youtube8m.common import console  # pylint: disable=g-bad-import-order
+
 console.quiet()
 
-from youtube8m import cli
-from youtube8m import inference_lib
-from youtube8m import segment_inference
-from youtube8m import settings
+from youtube8m.common import cli
+from youtube8m.common import settings
+from youtube8m.models import model_config
+from youtube8m.prediction import inference_lib
+from youtube8m.prediction import segment_inference
 
 FLAGS = flags.FLAGS
 settings.define_flags(segment_inference.SegmentInferenceConfig)
 flags.DEFINE_bool("segment_labels", False,
                   "2019 task: cut frame-level videos into 5-second segments "
                   "and write Class,Segments rows (a frame-level checkpoint).")
-settings.define_model_flags()
+model_config.define_flags()
 
 
 def main(argv):
   cli.check_no_positional_args(argv)
   if FLAGS.output_file and not FLAGS.input_data_pattern:
     raise cli.UsageError("--input_data_pattern is required")
-  values, explicit = settings.model_flags_given()
+  values, explicit = model_config.flags_given()
   if FLAGS.segment_labels:
     segment_inference.infer_segments(settings.from_flags(
         segment_inference.SegmentInferenceConfig, model_flags=values,

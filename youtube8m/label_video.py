@@ -23,18 +23,19 @@ from absl import flags
 from absl import logging
 
 # Before TensorFlow is imported: its start-up lines are filtered out.
-from youtube8m import console  # pylint: disable=g-bad-import-order
+from youtube8m.common import console  # pylint: disable=g-bad-import-order
+
 console.quiet()
 
-from youtube8m import cli  # pylint: disable=g-import-not-at-top
-from youtube8m import extraction_pipeline
-from youtube8m import label_video_lib
-from youtube8m import model_files
-from youtube8m import outputs
-from youtube8m import predictors
-from youtube8m import settings
-from youtube8m import timeline
-from youtube8m import utils
+from youtube8m.common import cli  # pylint: disable=g-import-not-at-top
+from youtube8m.common import outputs
+from youtube8m.common import settings
+from youtube8m.common import utils
+from youtube8m.features import extraction_pipeline
+from youtube8m.features import model_files
+from youtube8m.prediction import label_video_lib
+from youtube8m.prediction import timeline
+from youtube8m.serving import predictors
 
 FLAGS = flags.FLAGS
 settings.define_flags(label_video_lib.LabelConfig)

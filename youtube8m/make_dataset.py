@@ -19,13 +19,14 @@ files, whatever the process.
 from absl import flags
 
 # Before TensorFlow is imported: its start-up lines are filtered out.
-from youtube8m import console  # pylint: disable=g-bad-import-order
+from youtube8m.common import console  # pylint: disable=g-bad-import-order
+
 console.quiet()
 
-from youtube8m import cli
-from youtube8m import segment_data
-from youtube8m import synthetic
-from youtube8m import utils
+from youtube8m.common import cli
+from youtube8m.common import utils
+from youtube8m.data import segment_data
+from youtube8m.data import synthetic
 
 FLAGS = flags.FLAGS
 def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
@@ -35,7 +36,7 @@ def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
              num_segment_test=300, hidden_classes=0):
   """Writes the whole dataset; returns {split: {video_id: labels}}.
 
-  With `segments`, also the 2019 segment splits (youtube8m.segment_data),
+  With `segments`, also the 2019 segment splits (youtube8m.data.segment_data),
   returned as {"segment_validate"/"segment_test": {video_id: ratings}}.
   """
   if id_key not in ("id", "video_id"):

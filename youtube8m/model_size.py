@@ -17,65 +17,23 @@ settings' figures).
 """
 
 import json
-import os
 
-from absl import logging
-import numpy as np
-
-from youtube8m import builders
-from youtube8m import cli
-from youtube8m import model_config
-from youtube8m import outputs
-from youtube8m import settings
-
-FILENAME = "model_size.json"
-
-
-def _count(weights):
-  return int(sum(int(np.prod(w.shape)) for w in weights))
-
-
-def size(model):
-  """The dict described above, for a model whose variables exist."""
-  trainable = _count(model.trainable_weights)
-  non_trainable = _count(model.non_trainable_weights)
-  return {"parameters": trainable, "non_trainable": non_trainable,
-          "bytes_float32": 4 * (trainable + non_trainable),
-          "bytes_float16": 2 * (trainable + non_trainable),
-          "layers": {layer.name: _count(layer.trainable_weights)
-                     for layer in model.layers}}
-
-
-def describe(sizes):
-  """One log line: total and the largest layers."""
-  layers = sorted(sizes["layers"].items(), key=lambda kv: -kv[1])
-  parts = ", ".join(f"{name} {count:,}" for name, count in layers)
-  return (f"{sizes['parameters']:,} parameters ({sizes['non_trainable']:,} "
-          f"non-trainable values; {sizes['bytes_float32'] / 2**20:.1f} MiB "
-          f"in float32, {sizes['bytes_float16'] / 2**20:.1f} MiB in "
-          f"float16): {parts}")
-
-
-def report(model, train_dir, chief=True):
-  """Logs the model's size; the chief writes train_dir/model_size.json."""
-  sizes = size(model)
-  logging.info("Model size: %s", describe(sizes))
-  if chief:
-    outputs.write_file(os.path.join(train_dir, FILENAME), lambda f: json.dump(
-        sizes, f, indent=2, sort_keys=True))
-  return sizes
+from youtube8m.common import cli
+from youtube8m.models import builders
+from youtube8m.models import model_config
+from youtube8m.models import size as size_lib
 
 
 def main(argv):
   """Prints the size of the model the model flags describe."""
   cli.check_no_positional_args(argv)
-  values, _ = settings.model_flags_given()
+  values, _ = model_config.flags_given()
   model, _ = builders.build_model(model_config.normalize(values))
-  sizes = size(model)
-  print(describe(sizes))
+  sizes = size_lib.size(model)
+  print(size_lib.describe(sizes))
   print(json.dumps(sizes, sort_keys=True))
 
 
 if __name__ == "__main__":
-  settings.define_model_flags()
+  model_config.define_flags()
   cli.run(main)

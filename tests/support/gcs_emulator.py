@@ -57,7 +57,7 @@ curl_http_request.cc), which reads them at the same places:
   then uses anonymous credentials; no_proxy keeps it off the proxy.
 * Never set TF_USE_MODULAR_FILESYSTEM (it breaks `import tensorflow` in 2.21).
 
-What is covered (tests/test_gcs_emulator.py, real TensorFlow): tf.io.gfile
+What is covered (tests/vertex/test_gcs_emulator.py, real TensorFlow): tf.io.gfile
 write/read (text, 3 MiB binary), stat, exists, glob, listdir, makedirs, walk,
 rename of files (overwrite on/off) and of directories, remove, rmtree;
 TFRecord write and TFRecordDataset over Dataset.list_files; tf.summary scalars
@@ -208,9 +208,11 @@ def write_test_certificates(directory, hosts=TLS_HOSTS):
   """
   # Imported here so that merely collecting tests does not need cryptography.
   from cryptography import x509
-  from cryptography.hazmat.primitives import hashes, serialization
+  from cryptography.hazmat.primitives import hashes
+  from cryptography.hazmat.primitives import serialization
   from cryptography.hazmat.primitives.asymmetric import ec
-  from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+  from cryptography.x509.oid import ExtendedKeyUsageOID
+  from cryptography.x509.oid import NameOID
 
   now = datetime.datetime.now(datetime.timezone.utc)
   # Backdated so a slightly skewed clock in a container does not reject it.

@@ -3,9 +3,10 @@
 import numpy as np
 import tensorflow as tf
 
+from youtube8m.models import builders
+from youtube8m.models import model_config
+
 from support import records
-from youtube8m import builders
-from youtube8m import model_config
 
 NUM_CLASSES = 6
 FEATURES = 8

@@ -36,9 +36,9 @@ import time
 from absl import flags
 import numpy as np
 
-from youtube8m import extraction_pipeline
-from youtube8m import model_files
-from youtube8m import utils
+from youtube8m.common import utils
+from youtube8m.features import extraction_pipeline
+from youtube8m.features import model_files
 
 flags.DEFINE_string("model_dir", "", "Directory holding the real model "
                     "files; default: a stand-in network of similar cost.")
@@ -144,7 +144,7 @@ def synthetic_video(path, seconds, fps=30, width=640, height=360):
 
 
 def _frames_of(path, batch_size):
-  from youtube8m import video_frames  # pylint: disable=import-outside-toplevel
+  from youtube8m.features import video_frames  # pylint: disable=import-outside-toplevel
   decoder = video_frames.VideoDecoder(
       path, audio=False, batch_frames=batch_size,
       thread_type=extraction_pipeline.decoder_threading())
@@ -258,5 +258,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  from youtube8m import cli  # pylint: disable=g-import-not-at-top
+  from youtube8m.common import cli  # pylint: disable=g-import-not-at-top
   cli.run(main)

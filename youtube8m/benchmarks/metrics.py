@@ -27,7 +27,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from youtube8m import eval_util
+from youtube8m.evaluation import eval_util
 
 flags.DEFINE_integer("num_videos", 20000, "Videos to evaluate.")
 flags.DEFINE_integer("num_classes", 3862, "Classes per prediction.")

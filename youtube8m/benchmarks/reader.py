@@ -23,9 +23,9 @@ import time
 from absl import flags
 import tensorflow as tf
 
-from youtube8m import readers
-from youtube8m import tfrecords
-from youtube8m import utils
+from youtube8m.common import utils
+from youtube8m.data import readers
+from youtube8m.data import tfrecords
 
 flags.DEFINE_string("data_pattern", None, "TFRecord glob to read.")
 flags.DEFINE_bool("frame_features", False, "Frame-level SequenceExamples.")

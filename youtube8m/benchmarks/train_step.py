@@ -33,11 +33,11 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from youtube8m import builders
-from youtube8m import model_config
 from youtube8m import models
-from youtube8m import trainer as trainer_lib
-from youtube8m import utils
+from youtube8m.common import utils
+from youtube8m.models import builders
+from youtube8m.models import model_config
+from youtube8m.training import trainer as trainer_lib
 
 flags.DEFINE_string("model", "LogisticModel", "Model to time.")
 flags.DEFINE_integer("batch_size", 1024, "Examples per step.")

@@ -1,0 +1,87 @@
+"""Value checks of settings and model flags: `check(flag, value)` raises.
+
+Each check raises a Yt8mError naming `--flag` and what was expected, so a
+bad command line fails in one line before anything is written. `None` is
+accepted by the `optional` wrapper for settings whose default is None.
+"""
+
+import math
+import numbers
+
+from youtube8m.common import utils
+
+
+def bad_flag(flag, value, expected):
+  """The Yt8mError for `--flag=value`, saying what was `expected`."""
+  return utils.Yt8mError(f"--{flag}={value!r} is invalid: {expected}")
+
+
+def positive_int(flag, value):
+  """Check: an integer >= 1 (bools are not integers here)."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+      or value < 1):
+    raise bad_flag(flag, value, "expected a positive integer")
+
+
+def boolean(flag, value):
+  """Check: true or false."""
+  if not isinstance(value, bool):
+    raise bad_flag(flag, value, "expected true or false")
+
+
+def non_negative(flag, value):
+  """Check: a finite number >= 0."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+      or not 0 <= value < float("inf")):
+    raise bad_flag(flag, value, "expected a number >= 0")
+
+
+def positive(flag, value):
+  """Check: a finite number > 0."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+      or not 0 < value < float("inf")):
+    raise bad_flag(flag, value, "expected a number > 0")
+
+
+def fraction(flag, value):
+  """Check: a number in [0, 1)."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+      or not 0 <= value < 1):
+    raise bad_flag(flag, value, "expected a number in [0, 1)")
+
+
+def choice(choices):
+  """Check factory: the value is one of `choices`."""
+  def check(flag, value):
+    if value not in choices:
+      raise bad_flag(flag, value, f"use one of {', '.join(choices)}")
+  return check
+
+
+def optional(check):
+  """Check factory: None, or a value that passes `check`."""
+  def checked(flag, value):
+    if value is not None:
+      check(flag, value)
+  return checked
+
+
+def finite(flag, value):
+  """Check: a finite number."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+      or not math.isfinite(value)):
+    raise bad_flag(flag, value, "expected a finite number")
+
+
+def non_negative_int(flag, value):
+  """Check: an integer >= 0."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+      or value < 0):
+    raise bad_flag(flag, value, "expected an integer >= 0")
+
+
+def unit_interval(flag, value):
+  """Check: a number in (0, 1]."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+      or not 0 < value <= 1):
+    raise bad_flag(flag, value, "expected a number in (0, 1]")

@@ -1,0 +1,93 @@
+"""Command-line plumbing shared by the scripts: one-line errors, exit codes."""
+
+import errno
+import sys
+
+from absl import app
+from absl import logging
+
+from youtube8m.common import utils
+
+# Functions error -> one line or None, added by the modules that know an
+# error's cause (a damaged shard, a lost multi-worker peer), so that this
+# low-level module needs not import them.
+_DIAGNOSES = []
+
+
+def add_diagnosis(diagnose):
+  """Registers `diagnose(error) -> str or None`, tried before the defaults."""
+  if diagnose not in _DIAGNOSES:
+    _DIAGNOSES.append(diagnose)
+  return diagnose
+
+
+def _one_line(error):
+  """The one-line message for an error a user can fix, or None."""
+  message = utils.error_message(error)
+  if message is not None:
+    return message
+  text = str(getattr(error, "message", None) or error)
+  if ((isinstance(error, OSError) and error.errno == errno.ENOSPC) or
+      "No space left on device" in text or "Disk quota exceeded" in text):
+    where = getattr(error, "filename", None)
+    return ("no space left on the device" + (f" writing {where}" if where
+                                              else "") +
+            f" ({text.splitlines()[0][:300]}); free some space and run "
+            "again (a training run resumes from its last checkpoint)")
+  if isinstance(error, (IsADirectoryError, NotADirectoryError)):
+    return f"not a file or directory as expected: {text.splitlines()[0]}"
+  # Imported here, not above: the Vertex AI submission helper (cloud.py)
+  # runs through this module on machines without TensorFlow.
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  for diagnose in _DIAGNOSES:
+    message = diagnose(error)
+    if message:
+      return message
+  if isinstance(error, tf.errors.DataLossError):
+    return f"damaged input: {error.message.splitlines()[0]}"
+  if isinstance(error, (FileNotFoundError, tf.errors.NotFoundError)):
+    return f"not found: {getattr(error, 'message', error)}".splitlines()[0]
+  if isinstance(error, (PermissionError, tf.errors.PermissionDeniedError)):
+    return f"permission denied: {getattr(error, 'message', error)}".splitlines(
+    )[0]
+  return None
+
+
+def run(main, argv=None):
+  """app.run(main), turning user errors into `error: ...` and exit status 1.
+
+  argv: the command line (default sys.argv), e.g. for tests.
+  """
+
+  def guarded(argv):
+    try:
+      return main(argv)
+    except Exception as e:  # pylint: disable=broad-except
+      message = _one_line(e)
+      if message is None:
+        raise
+      logging.flush()
+      print(f"error: {message}", file=sys.stderr)
+      sys.exit(1)
+
+  try:
+    app.run(guarded, argv=argv)
+  except SystemExit as e:
+    # absl exits 1 after printing --help; asking for help is no failure.
+    if e.code == 1 and _HELP_ARGS & set((argv or sys.argv)[1:]):
+      sys.exit(0)
+    raise
+
+
+_HELP_ARGS = {"--help", "-help", "-h", "-?", "--helpshort", "--helpfull",
+              "--helpxml"}
+
+
+class UsageError(utils.Yt8mError):
+  """A missing or bad command-line flag."""
+
+
+def check_no_positional_args(argv):
+  if len(argv) > 1:
+    raise UsageError(f"unexpected arguments {argv[1:]} (flags are "
+                     "--name=value)")

@@ -1,0 +1,258 @@
+"""The evaluator, and eval.py's loop over new checkpoints.
+
+`Evaluator` is the one object that computes validation metrics: eval.py
+runs it on every new checkpoint, and so can anything else holding a model.
+Evaluation is deterministic: files are read in a fixed order and models
+never sample frames at random outside training.
+"""
+
+import dataclasses
+import os
+import time
+
+from absl import logging
+import tensorflow as tf
+
+from youtube8m.common import checks
+from youtube8m.common import progress
+from youtube8m.common import settings
+from youtube8m.common import utils
+from youtube8m.data import readers
+from youtube8m.data import tfrecords
+from youtube8m.evaluation import eval_report
+from youtube8m.evaluation import eval_util
+from youtube8m.models import builders
+from youtube8m.models import checkpoints
+from youtube8m.models import model_config
+
+
+class Evaluator:
+  """Runs a model over a dataset and returns YouTube-8M metrics.
+
+  The evaluators (this one, segment_eval.SegmentEvaluator) share one
+  interface: `from_config(config, flags)` builds one for eval.py,
+  `run(global_step)` returns a metrics dict, `summarize(metrics, step,
+  writer)` logs it and writes TensorBoard scalars, and `SUMMARY_SUBDIR`
+  names train_dir's subdirectory for those scalars.
+
+  Args:
+    model: a youtube8m BaseModel (variables created).
+    loss_fn: a youtube8m.models.losses loss.
+    dataset_fn: () -> tf.data.Dataset of reader batches (a new pass each call).
+    num_classes, top_k: metric settings (top_k 20 is the Kaggle GAP@20).
+    log_every: batches between progress lines.
+    vocabulary_file, report_file: label names and the HTML page for
+      eval_report (figures; "" for the shipped vocabulary / no page).
+    num_examples: videos in one pass, if known, for the progress lines.
+  """
+
+  def __init__(self, model, loss_fn, dataset_fn, num_classes, top_k=20,
+               log_every=10, vocabulary_file="", report_file="",
+               num_examples=None):
+    self.model, self.loss_fn, self.dataset_fn = model, loss_fn, dataset_fn
+    self.metrics = eval_util.EvaluationMetrics(num_classes, top_k)
+    self.top_k, self.log_every = top_k, log_every
+    self.vocabulary_file, self.report_file = vocabulary_file, report_file
+    self.num_examples = num_examples  # for progress lines; None: unknown
+    self._step = tf.function(self._eval_step)
+
+  SUMMARY_SUBDIR = "eval"
+
+  @classmethod
+  def from_config(cls, config, flags):
+    """(evaluator, checkpoint of its model) for an EvalConfig."""
+    if config.top_k > flags["num_classes"]:
+      raise utils.Yt8mError(
+          f"--top_k={config.top_k} is more than the model's "
+          f"{flags['num_classes']} classes")
+    model, loss_fn, dataset_fn = model_and_data(config, flags)
+    return (cls(model, loss_fn, dataset_fn, flags["num_classes"],
+                config.top_k, vocabulary_file=config.vocabulary_file,
+                report_file=config.report_file,
+                num_examples=tfrecords.count_records(tfrecords.list_files(
+                    config.eval_data_pattern, "--eval_data_pattern"))),
+            tf.train.Checkpoint(model=model))
+
+  def summarize(self, metrics, global_step, writer=None):
+    log_and_summarize(metrics, global_step, writer)
+    # Figures from the pooled top-k entries of the run that gave `metrics`.
+    eval_report.summarize(self.metrics, metrics, global_step, writer,
+                          self.vocabulary_file, self.report_file)
+
+  def _eval_step(self, batch):
+    predictions = self.model(batch, training=False)["predictions"]
+    loss = self.loss_fn.calculate_loss(
+        predictions, batch["labels"], label_weights=batch.get("label_weights"))
+    # Only [batch, top_k] arrays go to the host.
+    summary = eval_util.top_k_summary(predictions, batch["labels"], self.top_k)
+    summary["loss"] = loss
+    return summary
+
+  def run(self, global_step=0):
+    """One pass over the data; returns the metrics dict of EvaluationMetrics."""
+    self.metrics.clear()
+    examples, start = 0, time.time()
+    meter = progress.Progress(self.num_examples)
+    meter.update(0)
+    batch_metrics = None
+
+    def log_batch():
+      rate = examples / max(time.time() - start, 1e-9)
+      eta = meter.eta_seconds()
+      logging.info(
+          "examples_processed: %d%s | global_step %d | Batch Hit@1: %.3f | "
+          "Batch PERR: %.3f | Batch Loss: %.3f | Examples_per_sec: %.3f%s",
+          examples, f"/{self.num_examples}" if self.num_examples else "",
+          global_step, batch_metrics["hit_at_one"], batch_metrics["perr"],
+          batch_metrics["loss"], rate,
+          f" | ETA {progress.format_duration(eta)}" if eta else "")
+
+    for n, batch in enumerate(self.dataset_fn(), 1):
+      summary = {k: v.numpy() for k, v in self._step(batch).items()}
+      loss = float(summary.pop("loss"))
+      batch_metrics = self.metrics.accumulate_summary(summary, loss)
+      examples += len(summary["hit_at_one"])
+      meter.update(examples)
+      if n == 1 or n % self.log_every == 0:
+        log_batch()
+    if examples and n != 1 and n % self.log_every:
+      log_batch()  # the last batch, so the count ends at the total
+    if examples == 0:
+      raise utils.Yt8mError("the evaluation data holds no example")
+    return self.metrics.get()
+
+
+def log_and_summarize(metrics, global_step, writer=None, prefix=""):
+  """The seed's per-pass log line, and the TensorBoard scalars."""
+  logging.info(
+      "epoch/eval number %d | Avg_Hit@1: %.3f | Avg_PERR: %.3f | MAP: %.3f | "
+      "GAP: %.3f | Avg_Loss: %f | num_classes: %d", global_step,
+      metrics["avg_hit_at_one"], metrics["avg_perr"], metrics["map"],
+      metrics["gap"], metrics["avg_loss"],
+      metrics["num_classes_with_positives"])
+  if writer is not None:
+    with writer.as_default(step=global_step):
+      for name, key in [("Avg_Hit@1", "avg_hit_at_one"),
+                        ("Avg_PERR", "avg_perr"), ("MAP", "map"),
+                        ("GAP", "gap"), ("Avg_Loss", "avg_loss")]:
+        tf.summary.scalar(prefix + name, metrics[key])
+    writer.flush()
+
+
+@dataclasses.dataclass
+class EvalConfig:
+  """Every eval.py setting."""
+  train_dir: str = settings.setting(
+      "/tmp/yt8m_model/", "The training directory (checkpoints, "
+      "model_flags.json).")
+  eval_data_pattern: str = settings.setting(
+      "", "Glob of evaluation TFRecords (local or gs://).")
+  batch_size: int = settings.setting(1024, "Examples per batch.",
+      check=checks.positive_int)
+  num_readers: int = settings.setting(8, "Files read in parallel.",
+      check=checks.positive_int)
+  run_once: bool = settings.setting(
+      False, "Evaluate the latest checkpoint once and exit.")
+  top_k: int = settings.setting(20, "Predictions per video for GAP/mAP.",
+      check=checks.positive_int)
+  eval_poll_secs: float = settings.setting(
+      30, "Seconds between looks for a new checkpoint.",
+      check=checks.positive)
+  eval_timeout_secs: float = settings.setting(
+      None, "Stop after this many seconds without a new checkpoint "
+      "(default: wait forever).",
+      check=checks.optional(checks.positive))
+  eval_summary_dir: str = settings.setting(
+      None, "Where TensorBoard scalars go (default: train_dir/eval, or "
+      "train_dir/eval_segments with --segment_labels).")
+  report_file: str = settings.setting(
+      "", "Also write each checkpoint's metrics and figures to this "
+      "self-contained HTML page ({step} in the name: one page per step; "
+      "video level only).")
+  vocabulary_file: str = settings.setting(
+      "", "Label names for the best/worst class tables (default: the "
+      "shipped vocabulary.csv, label_names_2017.csv for 4716 classes).")
+  model_flags: dict = dataclasses.field(
+      default_factory=model_config.all_defaults)
+  explicit_flags: frozenset = frozenset()
+
+
+def model_and_data(config, flags, segment_labels=False):
+  """(model, loss_fn, dataset_fn) for evaluating a model configuration."""
+  model, loss_fn = builders.build_model(flags)
+  reader = builders.make_reader(flags, segment_labels=segment_labels)
+  tfrecords.list_files(config.eval_data_pattern, "--eval_data_pattern")
+
+  def dataset_fn():
+    return readers.make_dataset(reader, config.eval_data_pattern,
+                                config.batch_size, num_epochs=1, shuffle=False,
+                                num_readers=config.num_readers,
+                                flag_name="--eval_data_pattern")
+  return model, loss_fn, dataset_fn
+
+
+def _wait_for_training(config):
+  """Waits (up to --eval_timeout_secs) for train.py to write model_flags.json:
+  eval.py may start before training does."""
+  path = model_config.path_in(config.train_dir)
+  start = time.time()
+  logged = False
+  while not tf.io.gfile.exists(path):
+    if (config.eval_timeout_secs is not None and
+        time.time() - start > config.eval_timeout_secs):
+      raise utils.Yt8mError(
+          f"no training started in --train_dir={config.train_dir} within "
+          f"--eval_timeout_secs={config.eval_timeout_secs:g} ({path} not "
+          "found)")
+    if not logged:
+      logging.info("Waiting for training to start in %s", config.train_dir)
+      logged = True
+    time.sleep(config.eval_poll_secs)
+
+
+def evaluate(config, evaluator_class=Evaluator):
+  """Evaluates each new checkpoint of train_dir once; returns last metrics.
+
+  Args:
+    config: an EvalConfig.
+    evaluator_class: Evaluator, or segment_eval.SegmentEvaluator for the
+      2019 segment task (eval.py --segment_labels chooses).
+  """
+  settings.validate(config)
+  if not config.run_once:
+    _wait_for_training(config)
+  flags, _ = model_config.resolve(config.train_dir, config.model_flags,
+                                  set(config.explicit_flags))
+  evaluator, checkpoint = evaluator_class.from_config(config, flags)
+  if config.report_file and not hasattr(evaluator, "report_file"):
+    logging.warning("--report_file: %s writes no report (video level only)",
+                    evaluator_class.__name__)
+  # Each evaluator has its own summaries, so video- and segment-level eval
+  # can run side by side.
+  writer = tf.summary.create_file_writer(
+      config.eval_summary_dir or
+      os.path.join(config.train_dir, evaluator_class.SUMMARY_SUBDIR))
+  if config.run_once:
+    paths = [checkpoints.latest_checkpoint(config.train_dir)]
+  else:
+    # Sleeps between polls (the original busy-polled); yields each new
+    # checkpoint once and stops after eval_timeout_secs without one.
+    paths = tf.train.checkpoints_iterator(
+        config.train_dir, min_interval_secs=config.eval_poll_secs,
+        timeout=config.eval_timeout_secs)
+  metrics = None
+  for path in paths:
+    step = checkpoints.checkpoint_step(path)
+    if not tf.io.gfile.exists(path + ".index"):
+      logging.warning("%s disappeared before it was read (a newer one "
+                      "replaced it); waiting for the next", path)
+      continue
+    # The averaged weights when training kept them (--ema_decay).
+    checkpoints.restore_model(checkpoint.model, path)
+    logging.info("Evaluating %s (global step %d)", path, step)
+    metrics = evaluator.run(step)
+    evaluator.summarize(metrics, step, writer)
+  if metrics is None:
+    logging.info("No new checkpoint within %s s; stopping",
+                 config.eval_timeout_secs)
+  return metrics

@@ -1,0 +1,220 @@
+"""Where the feature extraction's model files are, and fetching missing ones.
+
+`--model_dir` (local or gs://) holds what two published tarballs unpack to:
+  classify_image_graph_def.pb         inception-2015-12-05.tgz (85 MB)
+  mean.npy, eigenvals.npy, eigenvecs.npy   yt8m_pca.tgz (25 MB)
+and, for audio, optionally
+  vggish/                  a VGGish SavedModel (TF Hub vggish signature)
+  vggish_pca_params.npz    AudioSet's PCA (fetched when missing and a
+                           VGGish model is used)
+`locate` makes sure the files are there, downloading a missing one when
+allowed (a progress line on stderr), and returns their paths; a file that is
+missing and cannot be fetched is a one-line ModelError naming it and its URL.
+Fetched files are written through `outputs.write_file`, so they appear whole.
+"""
+
+import collections
+import io
+import os
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import tensorflow as tf
+
+from youtube8m.common import outputs
+from youtube8m.common import utils
+
+INCEPTION_URL = ("http://download.tensorflow.org/models/image/imagenet/"
+                 "inception-2015-12-05.tgz")
+PCA_URL = "http://data.yt8m.org/yt8m_pca.tgz"
+VGGISH_PCA_URL = "https://storage.googleapis.com/audioset/vggish_pca_params.npz"
+VGGISH_MODEL_URL = "https://tfhub.dev/google/vggish/1"
+DEFAULT_URLS = {"inception": INCEPTION_URL, "pca": PCA_URL,
+                "vggish_pca": VGGISH_PCA_URL}
+
+INCEPTION_GRAPH = "classify_image_graph_def.pb"
+PCA_FILES = ("mean.npy", "eigenvals.npy", "eigenvecs.npy")
+VGGISH_DIR = "vggish"
+VGGISH_PCA_FILE = "vggish_pca_params.npz"
+
+# Where each model file is: the visual files always, audio ones or None.
+ModelPaths = collections.namedtuple(
+    "ModelPaths", "model_dir inception_graph vggish_model vggish_pca_params")
+
+
+class ModelError(utils.Yt8mError):
+  """A model file that is missing, cannot be fetched or is not as expected."""
+
+
+def join_path(directory, name):
+  return directory.rstrip("/") + "/" + name if "://" in directory else (
+      os.path.join(directory, name))
+
+
+def read_bytes(path):
+  with tf.io.gfile.GFile(path, "rb") as f:
+    return f.read()
+
+
+def load_npy(path, what):
+  """A NumPy array (or .npz archive) read through tf.io.gfile."""
+  try:
+    loaded = np.load(io.BytesIO(read_bytes(path)), allow_pickle=False)
+  except (OSError, ValueError, tf.errors.OpError) as e:
+    raise ModelError(f"{path}: not a NumPy {what} file ({e})") from None
+  return loaded
+
+
+def _progress(name, done, total):
+  if total:
+    text = (f"\r>> downloading {name} {100.0 * done / total:5.1f}% "
+            f"({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
+  else:
+    text = f"\r>> downloading {name} {done / 1e6:.1f} MB"
+  sys.stderr.write(text)
+  sys.stderr.flush()
+
+
+def _download(url, destination, timeout=60):
+  """Copies url into the local file `destination`, with a progress line."""
+  name = url.rsplit("/", 1)[-1]
+  with urllib.request.urlopen(url, timeout=timeout) as response:
+    total = int(response.headers.get("Content-Length") or 0)
+    done, last = 0, 0.0
+    with open(destination, "wb") as out:
+      while True:
+        chunk = response.read(1 << 20)
+        if not chunk:
+          break
+        out.write(chunk)
+        done += len(chunk)
+        if time.monotonic() - last > 0.5:
+          _progress(name, done, total)
+          last = time.monotonic()
+  _progress(name, done, total or done)
+  sys.stderr.write("\n")
+
+
+def _write_bytes(path, data):
+  outputs.write_file(path, lambda f: f.write(data), mode="wb")
+
+
+def fetch_model_files(model_dir, names, url, download=True):
+  """Makes sure model_dir holds `names`, fetching them from `url` if not.
+
+  url is a .tgz holding the files (any folder inside) or the single file.
+  Raises ModelError naming the first missing file and where to get it.
+  """
+  missing = [n for n in names
+             if not tf.io.gfile.exists(join_path(model_dir, n))]
+  if not missing:
+    return
+  first = join_path(model_dir, missing[0])
+  archive = url.endswith((".tgz", ".tar.gz"))
+  how = (f"download {url} and unpack it into {model_dir}" if archive
+         else f"download {url} into {model_dir}")
+  if not download:
+    raise ModelError(f"{first} is missing: {how}")
+  tf.io.gfile.makedirs(model_dir)
+  outputs.remove_stale(model_dir)
+  with tempfile.TemporaryDirectory() as temp:
+    local = os.path.join(temp, "download")
+    try:
+      _download(url, local)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+      reason = getattr(e, "reason", None) or e
+      raise ModelError(f"{first} is missing and {url} cannot be fetched "
+                       f"({reason}); {how}") from None
+    if archive:
+      try:
+        with tarfile.open(local, "r:gz") as tar:
+          members = {os.path.basename(m.name): m for m in tar.getmembers()
+                     if m.isfile()}
+          for name in missing:
+            if name in members:
+              _write_bytes(join_path(model_dir, name),
+                           tar.extractfile(members[name]).read())
+      except (tarfile.TarError, OSError, EOFError) as e:
+        raise ModelError(f"{url} is not a .tgz archive ({e}); {how}") from None
+    else:
+      with open(local, "rb") as f:
+        _write_bytes(join_path(model_dir, missing[0]), f.read())
+  still = [n for n in missing
+           if not tf.io.gfile.exists(join_path(model_dir, n))]
+  if still:
+    raise ModelError(f"{url} has no {still[0]}; {how}")
+
+
+def locate(model_dir, vggish_model="", vggish_pca_params="", download=True,
+           urls=None):
+  """ModelPaths of the model files, fetching missing ones when allowed.
+
+  vggish_model: "" means <model_dir>/vggish if it is a directory, else no
+  audio. vggish_pca_params: "" means <model_dir>/vggish_pca_params.npz
+  (fetched when missing and a VGGish model is used).
+  """
+  urls = dict(DEFAULT_URLS, **(urls or {}))
+  fetch_model_files(model_dir, PCA_FILES, urls["pca"], download)
+  fetch_model_files(model_dir, [INCEPTION_GRAPH], urls["inception"], download)
+  vggish = pca = None
+  path = vggish_model or join_path(model_dir, VGGISH_DIR)
+  if vggish_model or tf.io.gfile.isdir(path):
+    if not tf.io.gfile.isdir(path):
+      raise ModelError(
+          f"--vggish_model: {path} is not a directory (a VGGish SavedModel, "
+          f"e.g. {VGGISH_MODEL_URL} unpacked)")
+    vggish = path
+    if vggish_pca_params:
+      if not tf.io.gfile.exists(vggish_pca_params):
+        raise ModelError(f"--vggish_pca_params: {vggish_pca_params} not "
+                         f"found (get it from {VGGISH_PCA_URL})")
+      pca = vggish_pca_params
+    else:
+      fetch_model_files(model_dir, [VGGISH_PCA_FILE], urls["vggish_pca"],
+                        download)
+      pca = join_path(model_dir, VGGISH_PCA_FILE)
+  return ModelPaths(model_dir, join_path(model_dir, INCEPTION_GRAPH), vggish,
+                    pca)
+
+
+def define_flags():
+  """The flags naming the model files (extract_features, label_video)."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  flags.DEFINE_string("model_dir", os.path.join(os.path.expanduser("~"),
+                                                "yt8m"),
+                      "Directory of the model files (local or gs://): "
+                      f"{INCEPTION_GRAPH}, {', '.join(PCA_FILES)}, "
+                      "downloaded here when missing; optionally "
+                      f"{VGGISH_DIR}/ and {VGGISH_PCA_FILE}.")
+  flags.DEFINE_string("vggish_model", "",
+                      "VGGish SavedModel directory (TF Hub vggish "
+                      "signature). Default: <model_dir>/vggish, used when "
+                      "present.")
+  flags.DEFINE_string("vggish_pca_params", "",
+                      "AudioSet's vggish_pca_params.npz. Default: "
+                      "<model_dir>/vggish_pca_params.npz (downloaded when "
+                      "missing and a VGGish model is used).")
+  flags.DEFINE_bool("download", True,
+                    "Fetch missing model files from their published URLs.")
+  flags.DEFINE_string("inception_url", INCEPTION_URL,
+                      f"Where {INCEPTION_GRAPH} is fetched from.")
+  flags.DEFINE_string("pca_url", PCA_URL,
+                      f"Where {', '.join(PCA_FILES)} are fetched from.")
+  flags.DEFINE_string("vggish_pca_url", VGGISH_PCA_URL,
+                      f"Where {VGGISH_PCA_FILE} is fetched from.")
+
+
+def options_from_flags(flag_values):
+  """Keyword arguments of Extractor.from_model_dir from the parsed flags."""
+  return dict(model_dir=flag_values.model_dir,
+              vggish_model=flag_values.vggish_model,
+              vggish_pca_params=flag_values.vggish_pca_params,
+              download=flag_values.download,
+              urls={"inception": flag_values.inception_url,
+                    "pca": flag_values.pca_url,
+                    "vggish_pca": flag_values.vggish_pca_url})

@@ -1,0 +1,242 @@
+"""Learnable pooling models: NetVLAD, NetFV, Soft-DBoF, NeXtVLAD, a mixture.
+
+The models that won the YouTube-8M challenges: NetVLAD / NetRVLAD, NetFV
+and Soft-DBoF with Context Gating (Miech, Laptev, Sivic, arXiv:1706.06905,
+1st in 2017) and NeXtVLAD with its on-the-fly distilled mixture (Lin, Xiao,
+Fan, arXiv:1811.05014, 3rd in 2018). Layers are in pooling_layers.py.
+
+Input [B, T, D] (l2-normalized frames, zero padded) is pooled in two
+streams when D == 1152, the dataset's rgb (1024) and audio (128) features
+concatenated, as both papers do: the audio stream gets fewer clusters (and
+NeXtVLAD half the groups). Any other D is pooled as one stream.
+
+Flag defaults are those of the published code's flag definitions
+(antoine77340/Youtube-8M-WILLOW frame_level_models.py and
+video_level_models.py; linrongc/youtube-8m nextvlad.py); the published runs
+overrode several (the values are in the comments below). Differences from
+the published code: frames are sampled deterministically at evaluation;
+NeXtVLAD's batch norms and frame mean skip padding frames; NetFV's second
+order is intra-normalized like its first.
+"""
+
+import keras
+import tensorflow as tf
+
+from youtube8m.models import base
+from youtube8m.models import model_utils
+from youtube8m.models import pooling_layers as layers
+from youtube8m.models import video_level_models
+
+_flag = base.define_flag
+_int, _bool = base.positive_int, base.boolean
+# Willow's defaults. Its README's runs: NetVLAD (and NetRVLAD) 256 clusters,
+# hidden 1024; NetFV 128 clusters, hidden 1024, uncoupled; Soft-DBoF 8000
+# clusters, hidden 1024; all but Soft-DBoF with --gating --moe_prob_gating;
+# --iterations=300 and, as hard-coded here, no ReLU after the hidden layer.
+_flag("netvlad_cluster_size", 64, "NetVLADModel clusters of the rgb stream "
+      "(the audio stream gets half).", _int)
+_flag("netvlad_hidden_size", 1024, "NetVLADModel hidden layer width.", _int)
+_flag("netvlad_add_batch_norm", True, "NetVLADModel and NetFVModel: batch "
+      "norm on the input and the cluster logits (instead of biases), and in "
+      "context gating.", _bool)
+_flag("lightvlad", False, "NetVLADModel without cluster centres (NetRVLAD): "
+      "sums assignment-weighted frames instead of residuals.", _bool)
+_flag("gating", False, "Context gating after the hidden layer of NetVLADModel,"
+      " NetFVModel and SoftDbofModel.", _bool)
+_flag("gating_remove_diag", False, "Context gating ignores each unit's own "
+      "weight (the diagonal).", _bool)
+_flag("moe_prob_gating", False, "Context gating of the classifier's "
+      "probabilities in NetVLADModel, NetFVModel and SoftDbofModel.", _bool)
+_flag("fv_cluster_size", 64, "NetFVModel clusters of the rgb stream (audio: "
+      "half).", _int)
+_flag("fv_hidden_size", 2048, "NetFVModel hidden layer width.", _int)
+_flag("fv_couple_weights", True, "NetFVModel cluster means are "
+      "fv_coupling_factor * the assignment weights.", _bool)
+_flag("fv_coupling_factor", 0.01, "NetFVModel factor of the coupled means.",
+      base.positive)
+_flag("softdbof_maxpool", False, "SoftDbofModel also max-pools the soft "
+      "assignments.", _bool)
+_flag("pooling_bn_momentum", layers.BN_MOMENTUM, "Momentum of the batch-norm "
+      "moving statistics of NetVLADModel, NetFVModel, SoftDbofModel, "
+      "NeXtVLADModel and MixNeXtVLADModel (the published 0.999). Evaluation "
+      "uses those statistics: for runs of a few hundred steps lower it (e.g. "
+      "0.99), or they are still near their initial values.", base.fraction)
+
+
+
+def build_classifier(model_name, num_classes, model_flags):
+  """The video-level model that classifies pooled features [B, H]."""
+  base.check_model_flags(video_level_classifier_model=model_name)
+  flags = {k: v for k, v in model_flags.items() if k != "name"}
+  return base.build_model(model_name, num_classes, name="classifier",
+                          **flags)
+
+
+def classify_features(classifier, features, num_frames, training):
+  """classifier.classify on features [B, H] -> probabilities [B, C].
+
+  `call` would l2-normalize the features again, so `classify` is used, and
+  the classifier is marked built (its layers built themselves).
+  """
+  probabilities = classifier.classify(features, num_frames, training=training)
+  classifier.built = True
+  return probabilities
+
+
+def classifier_logits(classifier, features, num_frames, training):
+  """(logits, probabilities) [B, C] of a video-level classifier.
+
+  LogisticModel's logits are exact; for another classifier (a MoE has no
+  single logit) they are the inverse sigmoid of its probabilities, clipped
+  to [1e-7, 1 - 1e-7].
+  """
+  probabilities = classify_features(classifier, features, num_frames,
+                                    training)
+  if isinstance(classifier, video_level_models.LogisticModel):
+    dense = classifier.logistic
+    logits = tf.matmul(features, dense.kernel) + dense.bias
+    return logits, tf.sigmoid(logits)
+  # In float32: under mixed_float16, 1 - 1e-7 would round to 1.
+  p = tf.clip_by_value(tf.cast(probabilities, tf.float32), 1e-7, 1 - 1e-7)
+  return tf.math.log(p) - tf.math.log1p(-p), probabilities
+
+
+class PoolingModel(base.BaseModel):
+  """Shared body of the Willow models (NetVLAD, NetFV, Soft-DBoF).
+
+  classify: `iterations` frames are sampled (at random while training,
+  evenly spaced otherwise, as DbofModel does, so evaluation is
+  deterministic and padding is never sampled), batch-normalized, pooled per
+  stream, projected by a linear hidden layer with bias (the published runs
+  used --netvlad_relu=False etc.), optionally context-gated, classified by
+  `video_level_classifier_model`, and the probabilities optionally gated
+  (`moe_prob_gating`). Shapes: [B, T, D] -> [B, num_classes].
+  """
+
+  frame_level = True
+
+  def __init__(self, num_classes, make_pooler, cluster_size, hidden_size,
+               add_batch_norm, gating, gating_remove_diag, moe_prob_gating,
+               iterations, sample_random_frames, video_level_classifier_model,
+               pooling_bn_momentum, model_flags):
+    base.check_model_flags(
+      gating=gating, gating_remove_diag=gating_remove_diag,
+      moe_prob_gating=moe_prob_gating, iterations=iterations,
+      sample_random_frames=sample_random_frames,
+      pooling_bn_momentum=pooling_bn_momentum)
+    super().__init__(num_classes, **model_flags)
+    momentum = float(pooling_bn_momentum)
+    self.iterations = int(iterations)
+    self.sample_random_frames = sample_random_frames
+    self.input_bn = layers.batch_norm("input_bn", momentum) \
+        if add_batch_norm else None
+    self.pooling = layers.StreamPooling(
+        lambda audio, name: make_pooler(audio, name, momentum),
+        name="pooling")
+    # Willow's stddev 1/sqrt(clusters): the pooled vector has unit norm.
+    self.hidden = keras.layers.Dense(
+        int(hidden_size), kernel_initializer=layers.normal(
+            1 / float(cluster_size) ** 0.5), name="hidden")
+    self.gating = layers.ContextGating(
+        add_batch_norm, gating_remove_diag, name="gating",
+        bn_momentum=momentum) if gating else None
+    self.classifier = build_classifier(video_level_classifier_model,
+                                       num_classes, model_flags)
+    self.prob_gating = layers.ContextGating(
+        True, gating_remove_diag, name="prob_gating",
+        bn_momentum=momentum) if moe_prob_gating else None
+
+  def sample_frames(self, model_input, num_frames, training=False):
+    """[B, T, D] -> the `iterations` frames pooled, [B, K, D]."""
+    return model_utils.sample_frames(model_input, num_frames, self.iterations,
+                                     self.sample_random_frames, training)
+
+  def classify(self, model_input, num_frames, training=False):
+    """model_input: float32 [B, T, D] -> probabilities [B, num_classes]."""
+    frames = self.sample_frames(model_input, num_frames, training)
+    if self.input_bn is not None:
+      frames = self.input_bn(frames, training=training)
+    hidden = self.hidden(self.pooling(frames, training=training))  # [B, H]
+    if self.gating is not None:
+      hidden = self.gating(hidden, training=training)
+    probabilities = classify_features(self.classifier, hidden, num_frames,
+                                      training)
+    if self.prob_gating is not None:
+      probabilities = self.prob_gating(probabilities, training=training)
+    return probabilities
+
+
+@base.register
+class NetVLADModel(PoolingModel):
+  """NetVLAD (or NetRVLAD with `lightvlad`) pooling; see PoolingModel."""
+
+  def __init__(self, num_classes, netvlad_cluster_size=64,
+               netvlad_hidden_size=1024, netvlad_add_batch_norm=True,
+               lightvlad=False, gating=False, gating_remove_diag=False,
+               moe_prob_gating=False, iterations=30, sample_random_frames=True,
+               video_level_classifier_model="MoeModel",
+               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
+    base.check_model_flags(
+      netvlad_cluster_size=netvlad_cluster_size,
+      netvlad_hidden_size=netvlad_hidden_size,
+      netvlad_add_batch_norm=netvlad_add_batch_norm, lightvlad=lightvlad)
+    k = int(netvlad_cluster_size)
+    super().__init__(
+        num_classes, lambda audio, name, momentum: layers.NetVLAD(
+            layers.audio_share(k, audio), netvlad_add_batch_norm,
+            not lightvlad, name=name, bn_momentum=momentum),
+        k, netvlad_hidden_size, netvlad_add_batch_norm, gating,
+        gating_remove_diag, moe_prob_gating, iterations, sample_random_frames,
+        video_level_classifier_model, pooling_bn_momentum, model_flags)
+
+
+@base.register
+class NetFVModel(PoolingModel):
+  """Learnable Fisher vector pooling; see PoolingModel."""
+
+  def __init__(self, num_classes, fv_cluster_size=64, fv_hidden_size=2048,
+               fv_couple_weights=True, fv_coupling_factor=0.01,
+               netvlad_add_batch_norm=True, gating=False,
+               gating_remove_diag=False, moe_prob_gating=False, iterations=30,
+               sample_random_frames=True,
+               video_level_classifier_model="MoeModel",
+               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
+    base.check_model_flags(
+      fv_cluster_size=fv_cluster_size, fv_hidden_size=fv_hidden_size,
+      fv_couple_weights=fv_couple_weights,
+      fv_coupling_factor=fv_coupling_factor,
+      netvlad_add_batch_norm=netvlad_add_batch_norm)
+    k = int(fv_cluster_size)
+    super().__init__(
+        num_classes, lambda audio, name, momentum: layers.NetFV(
+            layers.audio_share(k, audio), netvlad_add_batch_norm,
+            fv_couple_weights, fv_coupling_factor, name=name,
+            bn_momentum=momentum),
+        k, fv_hidden_size, netvlad_add_batch_norm, gating, gating_remove_diag,
+        moe_prob_gating, iterations, sample_random_frames,
+        video_level_classifier_model, pooling_bn_momentum, model_flags)
+
+
+@base.register
+class SoftDbofModel(PoolingModel):
+  """Soft-assignment bag of frames (audio: 1/8 of the clusters, as
+  published); see PoolingModel."""
+
+  def __init__(self, num_classes, dbof_cluster_size=8192, dbof_hidden_size=1024,
+               dbof_add_batch_norm=True, softdbof_maxpool=False, gating=False,
+               gating_remove_diag=False, moe_prob_gating=False, iterations=30,
+               sample_random_frames=True,
+               video_level_classifier_model="MoeModel",
+               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
+    base.check_model_flags(
+      dbof_cluster_size=dbof_cluster_size, dbof_hidden_size=dbof_hidden_size,
+      dbof_add_batch_norm=dbof_add_batch_norm,
+      softdbof_maxpool=softdbof_maxpool)
+    k = int(dbof_cluster_size)
+    super().__init__(
+        num_classes, lambda audio, name, momentum: layers.SoftDBoF(
+            layers.audio_share(k, audio, 8), dbof_add_batch_norm,
+            softdbof_maxpool, name=name, bn_momentum=momentum),
+        k, dbof_hidden_size, dbof_add_batch_norm, gating, gating_remove_diag,
+        moe_prob_gating, iterations, sample_random_frames,
+        video_level_classifier_model, pooling_bn_momentum, model_flags)

@@ -1,0 +1,3 @@
+"""Predictions: the Kaggle CSVs (video and segment level) and labelling a
+single video.
+"""

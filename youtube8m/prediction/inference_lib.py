@@ -1,0 +1,195 @@
+"""Predictions for Kaggle: the model's top-k classes per video, as CSV.
+
+The model comes from a training directory, an exported SavedModel or a
+model .tar.gz (see predictors.py). The CSV is `VideoId,LabelConfidencePairs`,
+then `id,cls score cls score ...` (top_k pairs, best first, "%i %g"). It is
+written to a temporary file and renamed into place, so it appears whole or
+not at all (gs:// included). Video ids a CSV cannot hold (comma, quote,
+newline or other control character, not UTF-8) and NaN/inf scores are
+errors, not rows; so is an input without any video.
+"""
+
+import dataclasses
+import re
+import time
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from youtube8m.common import checks
+from youtube8m.common import outputs
+from youtube8m.common import progress
+from youtube8m.common import settings
+from youtube8m.common import utils
+from youtube8m.data import submissions
+from youtube8m.data import tfrecords
+from youtube8m.models import model_config
+from youtube8m.serving import model_archive
+from youtube8m.serving import predictors
+
+
+@dataclasses.dataclass
+class InferenceConfig:
+  """Every inference.py setting (segment mode adds its own, see
+  segment_inference.SegmentInferenceConfig)."""
+  train_dir: str = settings.setting(
+      "/tmp/yt8m_model/", "Training directory to load the latest checkpoint "
+      "from (or an exported SavedModel directory).")
+  input_data_pattern: str = settings.setting(
+      "", "Glob of TFRecords to predict (local or gs://).")
+  output_file: str = settings.setting("", "Where the Kaggle CSV goes.")
+  saved_model_dir: str = settings.setting(
+      "", "Predict with this exported SavedModel instead.")
+  input_model_tgz: str = settings.setting(
+      "", "Predict with a model packed by --output_model_tgz.")
+  untar_model_dir: str = settings.setting(
+      "/tmp/yt8m-model/", "Where --input_model_tgz is extracted (replaced "
+      "if it holds an earlier extraction; never a symbolic link).")
+  untar_max_bytes: int = settings.setting(
+      model_archive.DEFAULT_MAX_BYTES, "Most bytes the files of "
+      "--input_model_tgz may hold once extracted.", checks.positive_int)
+  output_model_tgz: str = settings.setting(
+      "", "Also pack train_dir's latest checkpoint and model_flags.json into "
+      "this .tar.gz.")
+  top_k: int = settings.setting(
+      20, "Predictions per video: 1 to the model's number of classes.",
+      checks.positive_int)
+  batch_size: int = settings.setting(512, "Examples per batch.",
+                                     checks.positive_int)
+  num_readers: int = settings.setting(
+      1, "Files read in parallel (the output order stays fixed).",
+      checks.positive_int)
+  readable_output_file: str = settings.setting(
+      "", "Optional file of the same predictions with label names.")
+  vocabulary_file: str = settings.setting(
+      "", "Vocabulary CSV for --readable_output_file (default: the shipped "
+      "2018 vocabulary.csv).")
+  # model_flags.json entries given on the command line, and the typed ones.
+  model_flags: dict = dataclasses.field(
+      default_factory=model_config.all_defaults)
+  explicit_flags: frozenset = frozenset()
+
+
+class _Upstream(Exception):
+  """An error of the rows' source, carried unchanged through write_output."""
+
+
+class _Output:
+  """A file whose write errors become one line naming its flag and path."""
+
+  def __init__(self, f, path, flag):
+    self._f, self._path, self._flag = f, path, flag
+
+  def write(self, text):
+    try:
+      return self._f.write(text)
+    except (OSError, tf.errors.OpError) as e:
+      raise _output_error(self._path, self._flag, e) from e
+
+
+def _output_error(path, flag, error):
+  reason = (getattr(error, "strerror", None) or getattr(error, "message", "")
+            or str(error)).strip().splitlines()
+  return utils.Yt8mError(f"{flag}={path}: cannot write it "
+                         f"({reason[0] if reason else type(error).__name__})")
+
+
+def write_output(path, flag, write_fn):
+  """outputs.write_file(path, write_fn): whole or nothing, errors one line.
+
+  I/O errors of the output itself (a directory that is a file, a full disk,
+  no permission) become a Yt8mError naming `flag` and `path`; errors of
+  whatever write_fn reads propagate unchanged.
+  """
+  def guarded(f):
+    try:
+      return write_fn(_Output(f, path, flag))
+    except (OSError, tf.errors.OpError) as e:
+      raise _Upstream(e) from e
+  try:
+    return outputs.write_file(path, guarded)
+  except _Upstream as e:
+    raise e.args[0]  # pylint: disable=raise-missing-from
+  except (OSError, tf.errors.OpError) as e:
+    raise _output_error(path, flag, e) from e
+
+
+def pack_model_tgz(config):
+  """Writes --output_model_tgz if asked; whether predictions are wanted.
+
+  Raises:
+    Yt8mError: neither --output_file nor --output_model_tgz is given.
+  """
+  if config.output_model_tgz:
+    model_archive.make_model_tgz(config.train_dir, config.output_model_tgz)
+  if not config.output_file and not config.output_model_tgz:
+    raise utils.Yt8mError("--output_file is required")
+  return bool(config.output_file)
+
+
+def infer(config):
+  """Writes the Kaggle CSV (and the readable file); returns videos written.
+
+  Raises:
+    Yt8mError: bad settings (e.g. --top_k outside 1..num_classes), a video
+      id a CSV cannot hold, a NaN/inf score, no video in the input, or an
+      output that cannot be written. Nothing is written then (an
+      --output_model_tgz asked for is written only once the model loads).
+  """
+  settings.validate(config)
+  # The predictor first: it checks the model and --top_k before any output.
+  predictor = predictors.make_predictor(config) if config.output_file else None
+  if not pack_model_tgz(config):
+    return 0
+  names = None
+  if config.readable_output_file:
+    names = utils.load_vocabulary(config.vocabulary_file or None)
+  source = f"{predictors.INPUT_FLAG}={config.input_data_pattern}"
+
+  def write_rows(f, readable):
+    f.write(submissions.CSV_HEADER)
+    if readable:
+      readable.write("VideoId\tTopPredictions\n")
+    count, start = 0, time.time()
+    total = tfrecords.count_records(tfrecords.list_files(
+        config.input_data_pattern, "--input_data_pattern"))
+    meter = progress.Progress(total)
+    meter.update(0)
+    for ids, classes, scores in predictor.batches(
+        config.input_data_pattern, config.batch_size, config.num_readers):
+      for raw_id, row_classes, row_scores in zip(ids, classes, scores):
+        video_id = submissions.csv_video_id(raw_id, source)
+        submissions.check_scores(video_id, row_scores, source)
+        f.write(submissions.format_row(video_id, row_classes, row_scores))
+        if readable:
+          readable.write(_readable_row(video_id, row_classes, row_scores,
+                                       names))
+      count += len(ids)
+      elapsed = time.time() - start
+      eta = meter.update(count).eta_seconds()
+      logging.info("num examples processed: %d%s elapsed seconds: %.2f "
+                   "examples/sec: %.1f%s", count, f"/{total}" if total else "",
+                   elapsed, count / max(elapsed, 1e-9),
+                   f" | ETA {progress.format_duration(eta)}" if eta else "")
+    if not count:
+      raise utils.Yt8mError(f"{source}: the input holds no video; no CSV "
+                            "written")
+    return count
+
+  def write_csv(f):
+    if names is None:
+      return write_rows(f, None)
+    return write_output(config.readable_output_file, "--readable_output_file",
+                        lambda readable: write_rows(f, readable))
+
+  count = write_output(config.output_file, "--output_file", write_csv)
+  logging.info("Wrote %d videos to %s", count, config.output_file)
+  return count
+
+
+def _readable_row(video_id, classes, scores, names):
+  """`video_id<TAB>score class name; ...`: for people, not for Kaggle."""
+  items = "; ".join(f"{s:.3f} {c} {names.get(int(c), '') or '?'}"
+                    for c, s in zip(classes, scores))
+  return f"{video_id}\t{items}\n"

@@ -1,0 +1,116 @@
+"""train.py's settings: one dataclass field per flag, with help and check.
+
+train.py defines its flags from these fields (settings.define_flags), and
+train_lib.train takes the filled-in dataclass, so a setting's name, default,
+type, help and check are written once, here. The defaults are the starter
+code's.
+"""
+
+import dataclasses
+
+from youtube8m.common import checks
+from youtube8m.common import settings
+from youtube8m.models import model_config
+from youtube8m.training import distribution
+from youtube8m.training import train_lock
+from youtube8m.training import trainer as trainer_lib
+
+LOG_METRICS_EVERY = 10  # steps; the seed logged Hit@1/PERR/GAP every 10
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """Every train.py setting, with the seed's flag names and defaults."""
+  train_dir: str = settings.setting(
+      "/tmp/yt8m_model/", "Checkpoints, summaries, model_flags.json and "
+      "exports.")
+  train_data_pattern: str = settings.setting(
+      "", "Glob of training TFRecords (local or gs://).")
+  start_new_model: bool = settings.setting(
+      False, "Remove this train_dir's checkpoints and start afresh.")
+  num_gpu: int = settings.setting(
+      None, "Most GPUs to use (default: every visible GPU).",
+      check=checks.optional(checks.non_negative_int))
+  batch_size: int = settings.setting(
+      1024, "Examples per replica (each GPU gets a full batch).",
+      check=checks.positive_int)
+  regularization_penalty: float = settings.setting(
+      1.0, "Weight of the regularization loss.",
+      check=checks.non_negative)
+  base_learning_rate: float = settings.setting(
+      0.01, "Learning rate before decay.",
+      check=checks.positive)
+  learning_rate_decay: float = settings.setting(
+      0.95, "Decay factor per --learning_rate_decay_examples.",
+      check=checks.unit_interval)
+  learning_rate_decay_examples: int = settings.setting(
+      4000000, "Examples between learning rate decays (staircase).",
+      check=checks.positive_int)
+  num_epochs: int = settings.setting(
+      5, "Passes over the data (0 or less: no limit).",
+      check=checks.optional(checks.finite))
+  max_steps: int = settings.setting(
+      None, "Stop after this many steps.",
+      check=checks.optional(checks.positive_int))
+  export_model_steps: int = settings.setting(
+      1000, "Checkpoint and export every this many steps.",
+      check=checks.non_negative_int)
+  save_checkpoint_secs: float = settings.setting(
+      600, "Also checkpoint after this many seconds.",
+      check=checks.positive)
+  num_readers: int = settings.setting(
+      8, "Files read in parallel.", check=checks.positive_int)
+  optimizer: str = settings.setting(
+      "AdamOptimizer", "AdamOptimizer, AdagradOptimizer, MomentumOptimizer, "
+      "GradientDescentOptimizer or RMSPropOptimizer.",
+      check=checks.choice(tuple(trainer_lib.OPTIMIZERS)))
+  clip_gradient_norm: float = settings.setting(
+      1.0, "Clip each gradient tensor to this norm (<= 0: off).",
+      check=checks.finite)
+  log_device_placement: bool = settings.setting(
+      False, "Log the device of every op.")
+  seed: int = settings.setting(
+      None, "Seed for shuffling and initialization.")
+  collective_timeout_secs: float = settings.setting(
+      distribution.DEFAULT_COLLECTIVE_TIMEOUT_SECS,
+      "Multi-worker (TF_CONFIG) only: fail with an error when an all-reduce "
+      "has waited this long for the other workers (<= 0: wait forever). A "
+      "dead peer is detected sooner, by missed heartbeats; this catches a "
+      "stuck one. Keep it above the longest checkpoint/export time.",
+      check=checks.finite)
+  segment_labels: bool = settings.setting(
+      False, "Train on the rated 5-frame segments of 2019 frame-level "
+      "records (segment_labels/segment_start_times/segment_scores); the "
+      "loss counts only rated classes.")
+  init_from_checkpoint: str = settings.setting(
+      "", "Start this (new) train_dir from the model weights and "
+      "model_flags.json of another train_dir or checkpoint prefix, e.g. to "
+      "fine-tune a video-level model on segments (see warm_start.py). "
+      "Ignored once train_dir has its own checkpoint.")
+  ema_decay: float = settings.setting(
+      0.0, "Keep an exponential moving average of the weights with this "
+      "decay per step (e.g. 0.999; 0: off); eval, inference and exports "
+      "use the averaged weights (ema.py).", check=checks.fraction)
+  mixed_precision: str = settings.setting(
+      "", "Train with layers computing in float16 ('mixed_float16', with "
+      "dynamic loss scaling) or bfloat16 ('mixed_bfloat16'); variables, "
+      "checkpoints and exports stay float32 ('': float32 throughout).",
+      check=trainer_lib.check_mixed_precision)
+  log_every_steps: int = settings.setting(
+      LOG_METRICS_EVERY, "Log a progress line (loss, Hit@1, PERR, GAP, "
+      "examples/s, ETA) and write the training summaries every this many "
+      "steps.", check=checks.positive_int)
+  skip_nonfinite_examples: bool = settings.setting(
+      False, "Drop training videos whose features hold NaN or inf (counted "
+      "in the log) instead of stopping with an error naming them.")
+  lock_stale_secs: float = settings.setting(
+      train_lock.DEFAULT_STALE_SECS, "A train_dir lock of another host is "
+      "taken over when its heartbeat is older than this (a lock of this "
+      "host, when its process is gone).", check=checks.positive)
+  max_checkpoints_to_keep: int = 5
+  # model_flags.json content given on the command line, and the typed flags.
+  model_flags: dict = dataclasses.field(
+      default_factory=model_config.all_defaults)
+  explicit_flags: frozenset = frozenset()
+  summary_dir: str = ""  # TensorBoard scalars; default train_dir
+  final_export_dir: str = ""  # a SavedModel written at the end (AIP_MODEL_DIR)

@@ -1,0 +1,1 @@
+"""Vertex AI: the job's AIP_* directories and CustomJob spec checks."""
