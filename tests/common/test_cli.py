@@ -56,7 +56,7 @@ def test_positional_arguments_are_refused(capsys):
 @pytest.mark.slow
 def test_a_bug_keeps_its_traceback():
   result = subprocess.run(
-      [sys.executable, "-c", "from youtube8m import cli\n"
+      [sys.executable, "-c", "from youtube8m.common import cli\n"
        "def main(argv):\n  raise KeyError('internal')\ncli.run(main)"],
       env=wh.script_env(), capture_output=True, text=True, timeout=120)
   assert result.returncode != 0
