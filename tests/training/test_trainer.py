@@ -119,3 +119,40 @@ def test_mixture_loss_adds_each_students_label_loss_unscaled(label_loss):
   for variable, expected in zip(variables, updated):
     np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-5,
                                atol=1e-6)
+
+
+# The starter code built `getattr(tf.train, FLAGS.optimizer)(learning_rate)`
+# (MomentumOptimizer needs a momentum; 0.9 here). Each Keras optimizer that
+# make_optimizer returns must move a variable as that TF1 optimizer did, step
+# for step (TF1's optimizers still run eagerly in TF 2).
+TF1_OPTIMIZERS = {
+    "AdamOptimizer": lambda lr: tf.compat.v1.train.AdamOptimizer(lr),
+    "AdagradOptimizer": lambda lr: tf.compat.v1.train.AdagradOptimizer(lr),
+    "GradientDescentOptimizer":
+        lambda lr: tf.compat.v1.train.GradientDescentOptimizer(lr),
+    "MomentumOptimizer":
+        lambda lr: tf.compat.v1.train.MomentumOptimizer(lr, momentum=0.9),
+    "RMSPropOptimizer": lambda lr: tf.compat.v1.train.RMSPropOptimizer(lr),
+}
+
+
+def test_every_seed_optimizer_has_a_reference():
+  assert set(TF1_OPTIMIZERS) == set(trainer.OPTIMIZERS)
+
+
+@pytest.mark.parametrize("name", sorted(TF1_OPTIMIZERS))
+def test_optimizer_steps_like_the_starter_codes(name):
+  rng = np.random.default_rng(3)
+  start = rng.normal(size=(5, 3)).astype(np.float32)
+  gradients = [rng.normal(size=(5, 3)).astype(np.float32) for _ in range(4)]
+  ours = tf.Variable(start)
+  theirs = tf.Variable(start)
+  optimizer = trainer.make_optimizer(name, 0.05)
+  reference = TF1_OPTIMIZERS[name](0.05)
+  for gradient in gradients:
+    optimizer.apply_gradients([(tf.constant(gradient), ours)])
+    reference.apply_gradients([(tf.constant(gradient), theirs)])
+    # Both moved, and by the same amount.
+    assert not np.allclose(ours.numpy(), start)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-5,
+                               atol=1e-6, err_msg=name)

@@ -48,6 +48,26 @@ class _SummedGradients:
     return grads_and_vars
 
 
+class _SeedRMSprop(keras.optimizers.RMSprop):
+  """RMSprop whose mean square starts at 1, as the starter code's did.
+
+  tf.compat.v1.train.RMSPropOptimizer initialized its "rms" slot to ones;
+  Keras starts it at zeros, which makes the first updates up to
+  1/sqrt(1 - rho) (about 3x) larger. A fresh run starts from ones; a
+  restored checkpoint overwrites them.
+  """
+
+  def build(self, var_list):
+    if self.built:
+      return
+    super().build(var_list)
+    if not hasattr(self, "_velocities"):
+      raise RuntimeError("this Keras version's RMSprop keeps no "
+                         "_velocities; the seed's initial value is lost")
+    for velocity in self._velocities:
+      velocity.assign(tf.ones_like(velocity))
+
+
 OPTIMIZERS = {
     # The seed named tf.compat.v1.train optimizers; Adam keeps epsilon 1e-8.
     "AdamOptimizer": lambda lr: (keras.optimizers.Adam, dict(
@@ -58,7 +78,7 @@ OPTIMIZERS = {
         learning_rate=lr)),
     "MomentumOptimizer": lambda lr: (keras.optimizers.SGD, dict(
         learning_rate=lr, momentum=0.9)),
-    "RMSPropOptimizer": lambda lr: (keras.optimizers.RMSprop, dict(
+    "RMSPropOptimizer": lambda lr: (_SeedRMSprop, dict(
         learning_rate=lr, rho=0.9, momentum=0.0, epsilon=1e-10)),
 }
 
