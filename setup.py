@@ -51,6 +51,8 @@ setup(
         "cloud": ["google-cloud-aiplatform>=1.38", "pyyaml>=6"],
         "test": [
             "pytest>=7",
+            # A hung test fails (pytest.ini's timeout) instead of stalling CI.
+            "pytest-timeout>=2.1",
             "scikit-learn>=1.0",
             "pyyaml>=6",
             "google-cloud-aiplatform>=1.38",

@@ -16,7 +16,8 @@ import gc  # noqa: E402
 import time  # noqa: E402
 
 # Session-scoped `gcs` fixture: a local GCS emulator for gs:// tests.
-from support.gcs_emulator import gcs  # noqa: E402,F401  pylint: disable=unused-import
+from support.gcs_emulator import \
+    gcs  # noqa: E402,F401  pylint: disable=unused-import
 
 GC_PAUSES = []
 _gc_start = [0.0]

@@ -15,6 +15,8 @@ from youtube8m.data import readers
 from youtube8m.features import feature_networks
 from youtube8m.features import feature_records
 
+from support import one_line
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
@@ -170,7 +172,7 @@ def test_cli_errors_are_one_line_and_leave_no_output(tmp_path):
        f"--input={tmp_path}/*.pb", f"--output={out}"],
       capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
   assert result.returncode == 1
-  assert result.stderr.strip().splitlines()[-1] == (
+  assert one_line.stderr_error(result.stderr) == (
       f"error: {bad}: neither a TFRecord file nor a serialized "
       "SequenceExample")
   assert sorted(os.listdir(tmp_path)) == ["a.pb", "b.pb"]

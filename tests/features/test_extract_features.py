@@ -29,6 +29,7 @@ from youtube8m.features import model_files
 from youtube8m.features import video_frames
 
 from support import media
+from support import one_line
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -571,7 +572,7 @@ def test_cli_offline_error_is_one_line(tmp_path):
                 f"--model_dir={tmp_path / 'm'}",
                 f"--pca_url=http://127.0.0.1:{port}/yt8m_pca.tgz")
   assert result.returncode == 1
-  last = result.stderr.strip().splitlines()[-1]
+  last = one_line.stderr_error(result.stderr)
   assert last.startswith(f"error: {tmp_path / 'm' / 'mean.npy'} is missing "
                          f"and http://127.0.0.1:{port}/yt8m_pca.tgz cannot "
                          "be fetched")

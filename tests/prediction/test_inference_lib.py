@@ -19,6 +19,7 @@ from youtube8m.data import submissions
 from youtube8m.prediction import inference_lib
 from youtube8m.serving import export
 
+from support import one_line
 from support import records
 from support import tiny
 
@@ -150,8 +151,9 @@ def test_a_full_disk_is_one_line(model, tmp_path):
   resource.setrlimit(resource.RLIMIT_FSIZE, (60, limits[1]))
   try:
     with pytest.raises(utils.Yt8mError, match=(
-        r"--output_file=.*predictions\.csv: cannot write it \(.*too large")):
+        r"--output_file=.*predictions\.csv: cannot write it \(.*too large")) as e:
       inference_lib.infer(config)
+    one_line.message(e.value)
   finally:
     resource.setrlimit(resource.RLIMIT_FSIZE, limits)
     signal.signal(signal.SIGXFSZ, handler)

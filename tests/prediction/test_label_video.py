@@ -25,6 +25,7 @@ from youtube8m.prediction import timeline
 from youtube8m.serving import predictors
 
 from support import media
+from support import one_line
 from support import tiny
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -117,21 +118,24 @@ def test_the_model_reads_what_extract_features_writes(setup, level):
 
 def test_models_that_cannot_label_videos_are_one_line_errors(setup):
   root = setup["root"]
-  with pytest.raises(utils.Yt8mError, match="give the model"):
+  with pytest.raises(utils.Yt8mError, match="give the model") as e:
     label_video_lib.VideoModel(_config())
+  one_line.message(e.value)
   empty = root / "empty"
   empty.mkdir()
-  with pytest.raises(utils.Yt8mError, match="no model_flags.json"):
+  with pytest.raises(utils.Yt8mError, match="no model_flags.json") as e:
     label_video_lib.VideoModel(_config(train_dir=str(empty)))
+  one_line.message(e.value)
   (empty / "model_flags.json").write_text(
       open(os.path.join(setup["frame"], "model_flags.json")).read())
-  with pytest.raises(utils.Yt8mError, match="no checkpoint in --train_dir"):
+  with pytest.raises(utils.Yt8mError, match="no checkpoint in --train_dir") as e:
     label_video_lib.VideoModel(_config(train_dir=str(empty)))
+  one_line.message(e.value)
   other, _ = tiny.checkpoint_dir(root / "mean_rgb_8", tiny.video_flags())
   model = label_video_lib.VideoModel(_config(train_dir=other))
   with pytest.raises(utils.Yt8mError) as raised:
     model.check_features()
-  assert str(raised.value).startswith(
+  assert one_line.message(raised.value).startswith(
       f"the model (checkpoint {other}/ckpt-7) reads mean_rgb of 8 values, "
       "which videos do not give: the extracted video-level features are "
       "mean_rgb (1024), mean_audio (128)")
@@ -212,7 +216,8 @@ def test_timeline_file_names():
 
 
 def test_a_saved_model_scores_as_its_checkpoint(setup):
-  from youtube8m.serving import export  # pylint: disable=import-outside-toplevel
+  from youtube8m.serving import \
+      export  # pylint: disable=import-outside-toplevel
   exported = export.export_checkpoint(export.ExportConfig(
       train_dir=setup["frame"], output_dir=str(setup["root"] / "sm")))
   (features,) = _features(setup, [setup["cat"]])

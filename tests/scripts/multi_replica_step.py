@@ -16,7 +16,8 @@ tf.config.set_logical_device_configuration(
 
 from youtube8m import models  # pylint: disable=g-import-not-at-top
 from youtube8m.models import losses  # pylint: disable=g-import-not-at-top
-from youtube8m.training import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+from youtube8m.training import \
+    trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 
 MODEL, CLIP, OPTIMIZER = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 HALF, DIM, CLASSES = 8, 12, 6

@@ -40,7 +40,8 @@ def test_strategy_from_tf_config(monkeypatch):
 
 
 def test_vertex_output_directories(monkeypatch):
-  from youtube8m.vertex import job_env  # pylint: disable=import-outside-toplevel
+  from youtube8m.vertex import \
+      job_env  # pylint: disable=import-outside-toplevel
   monkeypatch.setenv("AIP_CHECKPOINT_DIR", "gs://b/job/checkpoints/")
   monkeypatch.setenv("AIP_TENSORBOARD_LOG_DIR", "gs://b/job/logs/")
   monkeypatch.setenv("AIP_MODEL_DIR", "gs://b/job/model/")

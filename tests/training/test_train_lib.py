@@ -15,6 +15,7 @@ from youtube8m.models import model_config
 from youtube8m.training import train_lib
 from youtube8m.training import train_lock
 
+from support import one_line
 from support import records
 from support import tiny
 
@@ -154,12 +155,14 @@ def test_restore_errors_are_one_line(tmp_path):
   flags = model_config.load(train_dir)
   # model_flags.json edited to another model: the checkpoint does not match.
   model_config.save(train_dir, dict(flags, model="MoeModel"))
-  with pytest.raises(utils.Yt8mError, match="does not hold the model"):
+  with pytest.raises(utils.Yt8mError, match="does not hold the model") as e:
     checkpoints.load_trained_model(train_dir, model_config.all_defaults(), ())
+  one_line.message(e.value)
   model_config.save(train_dir, flags)
   data = [f for f in os.listdir(train_dir) if f.startswith("ckpt-3.data")]
   with open(os.path.join(train_dir, data[0]), "r+b") as f:
     f.truncate(10)
-  with pytest.raises(utils.Yt8mError, match="cannot be read"):
+  with pytest.raises(utils.Yt8mError, match="cannot be read") as e:
     checkpoints.load_trained_model(train_dir, model_config.all_defaults(), ())
+  one_line.message(e.value)
   del path, prefix
