@@ -1,5 +1,6 @@
 """The package: every module imports, and the seed's module names exist."""
 
+import ast
 import importlib
 import os
 import pkgutil
@@ -50,3 +51,86 @@ def test_every_package_folder_has_an_init():
   for folder, _, files in os.walk(root):
     if any(f.endswith(".py") for f in files):
       assert "__init__.py" in files, folder
+
+
+# The folders by level, lowest first; a module may import its own folder
+# and lower levels only. Commands (modules directly in youtube8m/) sit above.
+LEVELS = (("common",), ("data", "vertex"), ("models",),
+          ("evaluation", "serving", "features"), ("training", "prediction"),
+          ("benchmarks",))
+LEVEL = {folder: n for n, folders in enumerate(LEVELS) for folder in folders}
+
+
+def _imports():
+  """{module: set of youtube8m modules it imports} over the package."""
+  root = os.path.dirname(youtube8m.__file__)
+  found = {}
+  for folder, _, files in os.walk(root):
+    for name in files:
+      if not name.endswith(".py"):
+        continue
+      path = os.path.join(folder, name)
+      module = os.path.relpath(path, os.path.dirname(root))[:-3].replace(
+          os.sep, ".").removesuffix(".__init__")
+      targets = set()
+      for node in ast.walk(ast.parse(open(path).read(), path)):
+        if isinstance(node, ast.ImportFrom) and node.module and (
+            node.module.split(".")[0] == "youtube8m"):
+          targets |= {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+          targets |= {a.name for a in node.names
+                      if a.name.split(".")[0] == "youtube8m"}
+      found[module] = targets
+  # `from youtube8m.data import readers` names a module; `from
+  # youtube8m.models.base import BaseModel` names its module's attribute.
+  return {m: {t if t in found else t.rpartition(".")[0] for t in targets}
+          - {m} for m, targets in found.items()}
+
+
+def _folder(module):
+  parts = module.split(".")
+  return parts[1] if len(parts) > 2 or (len(parts) == 2 and
+                                         parts[1] in LEVEL) else None
+
+
+def test_every_folder_has_a_level_and_every_top_module_is_a_command():
+  root = os.path.dirname(youtube8m.__file__)
+  folders = {f for f in os.listdir(root)
+             if os.path.isfile(os.path.join(root, f, "__init__.py"))}
+  assert folders - {"data"} <= set(LEVEL) and set(LEVEL) <= folders
+  for name in os.listdir(root):
+    if name.endswith(".py") and name != "__init__.py":
+      with open(os.path.join(root, name)) as f:
+        source = f.read()
+      assert 'if __name__ == "__main__":' in source, (
+          f"youtube8m/{name} sits at the top but is not a command")
+
+
+def test_imports_run_down_the_levels_without_a_circle():
+  imports = _imports()
+  wrong = []
+  for module, targets in imports.items():
+    source = _folder(module)
+    if source is None:  # a command, or the package itself
+      continue
+    for target in targets:
+      folder = _folder(target)
+      if folder is None:
+        wrong.append(f"{module} imports the command {target}")
+      elif folder != source and LEVEL[folder] >= LEVEL[source]:
+        wrong.append(f"{module} ({source}) imports {target} ({folder})")
+  assert not wrong, "\n".join(wrong)
+  # No circle: a depth-first walk never meets a module on its own path.
+  state = {}
+
+  def visit(module, path):
+    state[module] = "open"
+    for target in sorted(imports.get(module, ())):
+      assert state.get(target) != "open", " -> ".join(path + [target])
+      if target not in state:
+        visit(target, path + [target])
+    state[module] = "done"
+
+  for module in sorted(imports):
+    if module not in state:
+      visit(module, [module])
