@@ -53,6 +53,15 @@ def _one_line(error):
   return None
 
 
+def one_line(error):
+  """The one-line message of an error a user can fix, or None.
+
+  What a command prints after `error: `; the Python API (youtube8m.api)
+  raises it as a Yt8mError.
+  """
+  return _one_line(error)
+
+
 def run(main, argv=None):
   """app.run(main), turning user errors into `error: ...` and exit status 1.
 

@@ -92,6 +92,11 @@ class SavedModelPredictor:
     self.top_k = top_k
     self.source = f"SavedModel {export_dir}"
 
+  @property
+  def signatures(self):
+    """The SavedModel's signatures (`predict_features` takes features)."""
+    return self._loaded.signatures
+
   def batches(self, data_pattern, batch_size, num_readers=1):
     for records in readers.record_batches(data_pattern, batch_size,
                                           num_readers, INPUT_FLAG):
