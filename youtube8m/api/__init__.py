@@ -20,6 +20,7 @@ from youtube8m.api.model import Model
 from youtube8m.api.predictions import Predictions
 from youtube8m.api.training import train
 from youtube8m.api.training import TrainConfig
+from youtube8m.common.utils import Yt8mError
 
 __all__ = ["load", "Model", "Predictions", "evaluate", "read_labels",
-           "train", "TrainConfig"]
+           "train", "TrainConfig", "Yt8mError"]

@@ -37,7 +37,7 @@ def check_finite(ids, scores, source):
   """Raises for the first video [B] whose scores [B, C] are not finite."""
   finite = np.isfinite(scores).all(axis=1)
   if not finite.all():
-    video = ids[int(np.argmin(finite))]
+    video = str(ids[int(np.argmin(finite))])
     raise utils.Yt8mError(
         f"video {video!r}: the model's scores are NaN or infinite; its "
         f"features hold NaN or inf, or the model ({source}) is bad")

@@ -83,8 +83,9 @@ def _top_k_metrics(predictions, labels, top_k):
             for video, classes in labels.items()}
   if not labels:
     raise utils.Yt8mError("labels: holds no video")
+  ids = [str(video) for video in predictions.ids]
   seen = set()
-  for video in predictions.ids:
+  for video in ids:
     if video not in labels:
       raise utils.Yt8mError(f"labels: no entry for video {video!r} of the "
                             "predictions")
@@ -93,7 +94,7 @@ def _top_k_metrics(predictions, labels, top_k):
     seen.add(video)
   b, k = predictions.class_ids.shape
   metrics = score_lib.evaluation_metrics(
-      labels, list(predictions.ids),
+      labels, ids,
       predictions.class_ids.astype(np.int64).ravel(),
       predictions.scores.astype(np.float64).ravel(),
       np.full(b, k, np.int64), predictions.num_classes, top_k)
