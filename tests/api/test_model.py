@@ -221,6 +221,12 @@ def test_a_notebooks_mistakes_are_one_line_errors_naming_the_argument(
       "features[1]: 100 values per frame")
   assert _error(lambda: video.predict(tf.data.Dataset.range(3))).startswith(
       "features (a tf.data.Dataset): expected elements")
+  single = tf.data.Dataset.from_tensor_slices({"video_matrix": rows})
+  assert _error(lambda: video.predict(single)) == (
+      "features (a tf.data.Dataset): its elements are single videos "
+      "(video_matrix (1152,)); batch it: dataset.batch(n)")
+  assert _error(lambda: video.predict(rows, batch_size=0)) == (
+      "batch_size=0: expected a positive integer")
   assert _error(lambda: video.predict_records(str(tmp_path / "*.x"))) == (
       f"data_pattern '{tmp_path}/*.x' matches no file")
   nan = rows.copy()

@@ -7,6 +7,7 @@ library error's flag names into the argument names of the call.
 
 import contextlib
 import difflib
+import numbers
 import re
 
 from youtube8m.common import cli
@@ -33,6 +34,13 @@ def model_flags(given, where):
       raise utils.Yt8mError(f"{where}({name}=...): {name!r} is not a model "
                             f"flag{hint}")
   return {**model_config.all_defaults(), **given}, frozenset(given)
+
+
+def check_positive_int(name, value):
+  """Raises a Yt8mError naming argument `name` unless value is an int >= 1."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or
+      value < 1):
+    raise utils.Yt8mError(f"{name}={value!r}: expected a positive integer")
 
 
 def renamed(error, names):

@@ -167,18 +167,7 @@ class Inputs:
 
   def _dataset_batches(self, dataset, batch_size):
     """Checked batches of a dataset of records or of batch dicts."""
-    spec = dataset.element_spec
-    if isinstance(spec, tf.TensorSpec) and spec.dtype == tf.string:
-      if spec.shape.rank == 0:
-        dataset = dataset.batch(batch_size)
-      reader = builders.make_reader(self.flags)
-      reader.set_files([_DATASET])
-      dataset = dataset.map(lambda records: reader.parse_batch(
-          records, tf.zeros(tf.shape(records), tf.int32)))
-    elif not isinstance(spec, dict) or "video_matrix" not in spec:
-      raise utils.Yt8mError(
-          f"{_DATASET}: expected elements that are serialized records or "
-          f"dicts with 'video_matrix' (and 'num_frames'); got {spec}")
+    dataset = self._parsed(dataset, batch_size)
     count = 0
     for n, batch in enumerate(dataset, 1):
       parts = [p.numpy() for p in raw_frames.feature_parts(
@@ -193,6 +182,27 @@ class Inputs:
         ids = _ids(None, len(matrix), count)
       count += len(ids)
       yield ids, *self._model_input(matrix, frames)
+
+  def _parsed(self, dataset, batch_size):
+    """A dataset of batch dicts: records batched and parsed by the reader."""
+    spec = dataset.element_spec
+    if isinstance(spec, tf.TensorSpec) and spec.dtype == tf.string:
+      if spec.shape.rank == 0:
+        dataset = dataset.batch(batch_size)
+      reader = builders.make_reader(self.flags)
+      reader.set_files([_DATASET])
+      return dataset.map(lambda records: reader.parse_batch(
+          records, tf.zeros(tf.shape(records), tf.int32)))
+    if not isinstance(spec, dict) or "video_matrix" not in spec:
+      raise utils.Yt8mError(
+          f"{_DATASET}: expected elements that are serialized records or "
+          f"dicts with 'video_matrix' (and 'num_frames'); got {spec}")
+    shape = tf.nest.flatten(spec["video_matrix"])[0].shape
+    if shape.rank == (2 if self.frame_level else 1):
+      raise utils.Yt8mError(
+          f"{_DATASET}: its elements are single videos (video_matrix "
+          f"{shape}); batch it: dataset.batch(n)")
+    return dataset
 
 
 def _ids(ids, count, first=0):

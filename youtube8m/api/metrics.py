@@ -14,6 +14,7 @@ The metrics are eval_util's, computed by the code eval.py and
 
 import numpy as np
 
+from youtube8m.api import arguments
 from youtube8m.api import predictions as predictions_lib
 from youtube8m.common import utils
 from youtube8m.data import record_labels
@@ -55,9 +56,7 @@ def evaluate(predictions, labels, top_k=20):
   Raises:
     Yt8mError: mismatched shapes, an id without labels, a repeated id.
   """
-  if (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer))
-      or top_k < 1):
-    raise utils.Yt8mError(f"top_k={top_k!r}: expected a positive integer")
+  arguments.check_positive_int("top_k", top_k)
   if isinstance(predictions, predictions_lib.Predictions):
     if isinstance(labels, str):
       labels = read_labels(labels, predictions.num_classes)

@@ -188,9 +188,10 @@ class Model:
       Predictions: ids [B], class_ids int32 [B, top_k], scores float32
       [B, top_k].
     """
+    arguments.check_positive_int("batch_size", batch_size)
+    arguments.check_positive_int("num_readers", num_readers)
     ids, classes, scores = [], [], []
-    with arguments.errors_named({**_ARGUMENTS, "batch_size": "batch_size",
-                                 "num_readers": "num_readers"}):
+    with arguments.errors_named(_ARGUMENTS):
       for batch in self._predictor.batches(data_pattern, batch_size,
                                            num_readers):
         ids.append(inputs.decode_ids(batch[0], data_pattern))
@@ -243,10 +244,7 @@ class Model:
 
   def _batches(self, features, num_frames, ids, batch_size):
     """(ids [b], scores float32 [b, C]) per batch of `features`."""
-    if (isinstance(batch_size, bool) or not isinstance(batch_size, int) or
-        batch_size < 1):
-      raise utils.Yt8mError(f"batch_size={batch_size!r}: expected a "
-                            "positive integer")
+    arguments.check_positive_int("batch_size", batch_size)
     if self._call is None:
       raise utils.Yt8mError(
           f"path={self.path}: this SavedModel has no predict_features "
