@@ -215,6 +215,8 @@ def test_a_notebooks_mistakes_are_one_line_errors_naming_the_argument(
       "features: dtype int64")
   assert _error(lambda: video.predict(frames.astype(np.float32))).startswith(
       "features: shape (2, 5, 1152), but LogisticModel reads video-level")
+  assert _error(lambda: video.predict([rows[0], rows[1, :5]])).startswith(
+      "features: not an array (")
   assert _error(lambda: video.predict(rows, ids=["a"])) == (
       "ids: 1 ids for 2 videos")
   assert _error(lambda: frame.predict([frames[0], rows[:1, :100]])).startswith(

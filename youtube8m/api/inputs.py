@@ -85,8 +85,11 @@ class Inputs:
         features and all(np.ndim(v) == 2 for v in features)):
       features, lengths = self._padded(features, where)
       num_frames = lengths if num_frames is None else num_frames
-    matrix = np.asarray(features.numpy() if tf.is_tensor(features)
-                        else features)
+    try:
+      matrix = np.asarray(features.numpy() if tf.is_tensor(features)
+                          else features)
+    except ValueError as e:  # e.g. rows of different lengths
+      raise utils.Yt8mError(f"{where}: not an array ({e})") from None
     if matrix.dtype != np.uint8 and not np.issubdtype(matrix.dtype,
                                                       np.floating):
       raise utils.Yt8mError(
