@@ -57,7 +57,7 @@ def test_every_package_folder_has_an_init():
 # and lower levels only. Commands (modules directly in youtube8m/) sit above.
 LEVELS = (("common",), ("data", "vertex"), ("models",),
           ("evaluation", "serving", "features"), ("training", "prediction"),
-          ("benchmarks",))
+          ("api", "benchmarks"))
 LEVEL = {folder: n for n, folders in enumerate(LEVELS) for folder in folders}
 
 

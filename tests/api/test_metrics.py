@@ -9,6 +9,7 @@ import pytest
 from youtube8m import api
 from youtube8m.evaluation import eval_lib
 
+from support import one_line
 from support.api_world import NUM_CLASSES
 from support.api_world import video_features
 
@@ -91,8 +92,7 @@ def test_labels_from_records_and_from_the_labels_csv(world):
 def _error(call):
   with pytest.raises(api.Yt8mError) as error:
     call()
-  assert "\n" not in str(error.value)
-  return str(error.value)
+  return one_line.message(error.value)
 
 
 def test_mistakes_are_one_line_errors(world):

@@ -23,6 +23,7 @@ from youtube8m.data import readers
 from youtube8m.models import builders
 from youtube8m.prediction import inference_lib
 
+from support import one_line
 from support import workflow_helpers
 from support.api_world import frame_bytes
 from support.api_world import NUM_CLASSES
@@ -189,9 +190,7 @@ def test_an_archive_never_runs_a_module_it_names(world, tmp_path,
 def _error(call):
   with pytest.raises(api.Yt8mError) as error:
     call()
-  message = str(error.value)
-  assert "\n" not in message
-  return message
+  return one_line.message(error.value)
 
 
 def test_a_notebooks_mistakes_are_one_line_errors_naming_the_argument(

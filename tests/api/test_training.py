@@ -8,6 +8,7 @@ import pytest
 
 from youtube8m import api
 
+from support import one_line
 from support.api_world import NUM_CLASSES
 
 
@@ -22,8 +23,7 @@ def test_the_trained_model_records_the_flags_given(world):
 def _error(call):
   with pytest.raises(api.Yt8mError) as error:
     call()
-  assert "\n" not in str(error.value)
-  return str(error.value)
+  return one_line.message(error.value)
 
 
 def test_mistakes_are_one_line_errors_naming_the_setting(world, tmp_path):

@@ -6,6 +6,7 @@ import pytest
 from youtube8m.common import utils
 from youtube8m.data import record_labels
 
+from support import one_line
 from support import records
 
 
@@ -26,8 +27,7 @@ def test_video_and_frame_records_old_and_new_ids(tmp_path):
 def _error(call):
   with pytest.raises(utils.Yt8mError) as error:
     call()
-  assert "\n" not in str(error.value)
-  return str(error.value)
+  return one_line.message(error.value)
 
 
 def test_bad_records_name_the_file_and_the_video(tmp_path):
