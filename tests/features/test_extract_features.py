@@ -7,6 +7,7 @@ networks are stand-ins with the real interfaces (tests/support/media.py).
 
 import contextlib
 import functools
+import hashlib
 import http.server
 import os
 import socket
@@ -519,10 +520,42 @@ def test_missing_model_files_are_downloaded(models, tmp_path, capfd):
         str(model_dir), urls={"pca": url + "/yt8m_pca.tgz",
                               "inception": url + "/inception-2015-12-05.tgz"})
   assert sorted(os.listdir(model_dir)) == sorted(VISUAL_FILES)
-  assert ">> downloading inception-2015-12-05.tgz 100.0%" in (
-      capfd.readouterr().err)
+  out, err = capfd.readouterr()
+  # keras.utils.get_file's lines go to stderr: stdout is the command's.
+  assert f"Downloading data from {url}/inception-2015-12-05.tgz" in err
+  assert "Downloading" not in out
   frames = np.zeros([1, 8, 8, 3], np.uint8)
   assert extractor.rgb(frames).shape == (1, 1024)
+
+
+def test_downloads_are_checked_against_their_sha256(models, tmp_path):
+  site = tmp_path / "site"
+  site.mkdir()
+  with tarfile.open(site / "yt8m_pca.tgz", "w:gz") as tar:
+    for name in VISUAL_FILES[1:]:
+      tar.add(os.path.join(models["visual"], name), arcname=f"pca/{name}")
+  digest = hashlib.sha256((site / "yt8m_pca.tgz").read_bytes()).hexdigest()
+  url = (site / "yt8m_pca.tgz").as_uri()  # file://: no server needed
+  names = VISUAL_FILES[1:]
+  wrong = "0" * 64
+  with pytest.raises(model_files.ModelError) as raised:
+    model_files.fetch_model_files(str(tmp_path / "m"), names,
+                                  f"{url}#sha256={wrong}")
+  assert str(raised.value) == (
+      f"{tmp_path / 'm' / names[0]} is missing and {url} is not the expected "
+      f"file (its SHA-256 is not {wrong}); download {url} and unpack it "
+      f"into {tmp_path / 'm'}")
+  assert os.listdir(tmp_path / "m") == []  # nothing unpacked
+  model_files.fetch_model_files(str(tmp_path / "m"), names,
+                                f"{url}#sha256={digest.upper()}")
+  for name in names:  # from the archive's folder, into model_dir
+    assert (tmp_path / "m" / name).read_bytes() == open(
+        os.path.join(models["visual"], name), "rb").read()
+  # Present files are not fetched again (the URL is gone now).
+  os.remove(site / "yt8m_pca.tgz")
+  model_files.fetch_model_files(str(tmp_path / "m"), names, url)
+  with pytest.raises(model_files.ModelError, match="cannot be fetched"):
+    model_files.fetch_model_files(str(tmp_path / "m"), ["other.npy"], url)
 
 
 # The command line.
