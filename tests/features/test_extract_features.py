@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -199,6 +200,47 @@ def test_record_matches_numpy_byte_for_byte(models, visual_extractor,
   got.context.feature["mean_rgb"].CopyFrom(context["mean_rgb"])
   assert (got.SerializeToString(deterministic=True) ==
           expected.SerializeToString(deterministic=True))
+
+
+class _Recording:
+  """The extractor, noting the size of each network batch; `delay` seconds
+  on the first lets the decoder queue everything meanwhile."""
+
+  def __init__(self, extractor, delay):
+    self.extractor, self.delay, self.sizes = extractor, delay, []
+    self.has_audio = extractor.has_audio
+
+  def rgb(self, frames):
+    if not self.sizes:
+      time.sleep(self.delay)
+    self.sizes.append(len(frames))
+    return self.extractor.rgb(frames)
+
+
+def test_extraction_is_the_same_bytes_whatever_the_timing(visual_extractor,
+                                                          tmp_path):
+  """The network's last float bits depend on its batch: batches are cut at
+  fixed places, and records keep their map keys sorted."""
+  path = tmp_path / "v.mkv"  # 23 s, one frame a second taken
+  media.write_video(path, colors=[media.COLORS[i % 5] for i in range(23)],
+                    fps=2)
+  for batch_size, sizes in ((8, [8, 8, 7]), (3, [3] * 7 + [2])):
+    runs = []
+    for delay in (0.0, 0.5):
+      recording = _Recording(visual_extractor, delay)
+      with contextlib.closing(extraction_pipeline.video_features(
+          [(str(path), [1])], recording, batch_size=batch_size)) as results:
+        (features,) = list(results)
+      assert recording.sizes == sizes, (batch_size, delay)
+      runs.append(visual_extractor.record(features))
+    assert runs[0] == runs[1]
+  # The record's bytes are its canonical (sorted-keys) form, the same in
+  # every process; protobuf's default map order differs between processes.
+  parsed = tf.train.SequenceExample.FromString(runs[0])
+  assert runs[0] == parsed.SerializeToString(deterministic=True)
+  video_level = visual_extractor.record(features, frame_level=False)
+  assert video_level == tf.train.Example.FromString(
+      video_level).SerializeToString(deterministic=True)
 
 
 def test_single_frame_path_gives_the_same_features(models, visual_extractor,
