@@ -15,11 +15,13 @@ from tensorboard.backend.event_processing import event_accumulator
 import tensorflow as tf
 
 from youtube8m.common import plots
+from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.evaluation import eval_lib
 from youtube8m.evaluation import eval_report
 from youtube8m.evaluation import eval_util
 from youtube8m.evaluation import report_figures
+from youtube8m.evaluation import score_lib
 
 from support import tiny
 
@@ -356,8 +358,6 @@ def test_report_shows_its_figures_in_a_browser(tmp_path):
 
 
 def test_a_report_without_matplotlib_is_a_one_line_error(monkeypatch):
-  from youtube8m.common import settings  # pylint: disable=import-outside-toplevel
-  from youtube8m.evaluation import score_lib  # pylint: disable=import-outside-toplevel
   monkeypatch.setitem(sys.modules, "matplotlib", None)  # not installed
   for config in (eval_lib.EvalConfig(), score_lib.ScoreConfig()):
     settings.validate(config)  # no report asked for: fine

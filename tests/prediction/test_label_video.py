@@ -90,8 +90,8 @@ def test_the_model_reads_what_extract_features_writes(setup, level):
   labels = [label_video_lib.label(model, setup["extractor"], features)
             for features in _features(setup, videos)]
   # The record in memory is the extracted one, byte for byte: extraction is
-  # deterministic (network batches cut at fixed places, map keys sorted;
-  # test_extract_features.test_extraction_is_the_same_bytes_whatever_the_timing).
+  # deterministic (network batches cut at fixed places, map keys sorted:
+  # see test_extract_features, "whatever the timing").
   assert [l.record for l in labels] == _records(out)
   assert [l.frames for l in labels] == [23, 3]
   # Whole-video scores: those of the predictor reading the file.

@@ -71,5 +71,5 @@ def html_img(fig, alt, element_id=None):
   width, height = (int(round(v * DPI)) for v in fig.get_size_inches())
   data = base64.b64encode(png_bytes(fig, scale=2)).decode("ascii")
   ident = f' id="{element_id}"' if element_id else ""
-  return (f'<img{ident} width="{width}" height="{height}" alt="{html.escape(alt)}" '
-          f'src="data:image/png;base64,{data}">')
+  return (f'<img{ident} width="{width}" height="{height}" '
+          f'alt="{html.escape(alt)}" src="data:image/png;base64,{data}">')
