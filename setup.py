@@ -22,6 +22,14 @@ with open(os.path.join(HERE, "youtube8m", "__init__.py")) as f:
                  if line.startswith("__version__"))
 
 TENSORFLOW = ">=2.17,<3"
+# label_video's --timeline_png and the evaluation report (--report_file) are
+# drawn with matplotlib: real fonts, anti-aliasing and axes, instead of
+# pictures drawn pixel by pixel. Optional: only those flags need it, and they
+# say how to install it when it is missing.
+PLOTS = ["matplotlib>=3.7"]
+# The cloud helper builds the package it uploads with `python -m build`
+# (PyPA's builder), not the deprecated `setup.py sdist`.
+BUILD = ["build>=1.0"]
 
 setup(
     name="youtube8m",
@@ -47,9 +55,10 @@ setup(
     extras_require={
         "cpu": [f"tensorflow-cpu{TENSORFLOW}"],
         "gpu": [f"tensorflow{TENSORFLOW}"],
+        "plots": PLOTS,
         # The Vertex AI submission helper (python -m youtube8m.cloud).
-        "cloud": ["google-cloud-aiplatform>=1.38", "pyyaml>=6"],
-        "test": [
+        "cloud": ["google-cloud-aiplatform>=1.38", "pyyaml>=6"] + BUILD,
+        "test": PLOTS + BUILD + [
             "pytest>=7",
             # A hung test fails (pytest.ini's timeout) instead of stalling CI.
             "pytest-timeout>=2.1",

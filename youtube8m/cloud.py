@@ -15,6 +15,7 @@ files so the commands can be run by hand.
 """
 
 import glob
+import importlib.util
 import json
 import os
 import re
@@ -140,21 +141,33 @@ def source_root(package_dir=None):
 
 
 def build_sdist(out_dir, root=None):
-  """Runs `setup.py sdist` into a new or empty out_dir; returns the .tar.gz."""
+  """Builds the checkout's sdist with PyPA's `build` into a new or empty
+  out_dir; returns the .tar.gz.
+
+  With setuptools installed (pip install -e . needs it) the build runs in
+  this environment (--no-isolation): no download, and the package is built
+  by the setuptools that installs it here. Without it, `build` makes its
+  usual isolated environment, which fetches setuptools from the index.
+  """
   root = root or source_root()
+  try:
+    import build  # pylint: disable=g-import-not-at-top,import-outside-toplevel,unused-import
+  except ImportError:
+    raise utils.Yt8mError(
+        "building the package needs PyPA's build: pip install "
+        "'youtube8m[cloud]' (or pip install build)") from None
   os.makedirs(out_dir, exist_ok=True)
-  # egg_info into a scratch dir, so the checkout is left as it was.
-  egg_base = tempfile.mkdtemp(prefix="egg-info-", dir=out_dir)
-  command = [sys.executable, "setup.py", "-q", "egg_info", "--egg-base",
-             egg_base, "sdist", "--formats=gztar", "--dist-dir", out_dir]
-  result = subprocess.run(command, cwd=root, capture_output=True, text=True,
+  command = [sys.executable, "-m", "build", "--sdist", "--outdir", out_dir]
+  if importlib.util.find_spec("setuptools") is not None:
+    command.append("--no-isolation")
+  result = subprocess.run(command + [root], capture_output=True, text=True,
                           check=False)
-  shutil.rmtree(egg_base, ignore_errors=True)
   tarballs = glob.glob(os.path.join(out_dir, "*.tar.gz"))
   if result.returncode or len(tarballs) != 1:
-    lines = [l for l in result.stderr.splitlines() if l.strip()] or ["?"]
+    lines = [l for l in (result.stderr + result.stdout).splitlines()
+             if l.strip()] or ["?"]
     raise utils.Yt8mError(f"building the sdist in {root} failed (exit "
-                          f"{result.returncode}): {lines[-1]}")
+                          f"{result.returncode}): {lines[-1].strip()}")
   return tarballs[0]
 
 

@@ -50,10 +50,9 @@ def draw_timeline(path, labels, names, classes, model_name):
   series = [timeline.Series(f"{_name(names, c)} ({c})", labels.scores[c],
                             labels.segment_scores[:, c]) for c in classes]
   title = f"{os.path.basename(labels.path)}: {model_name} scores over time"
-  image = timeline.render(title, labels.segment_starts, series,
-                          label_video_lib.SEGMENT_SECONDS,
-                          end_seconds=labels.frames)  # 1 frame a second
-  png = timeline.encode_png(image)
+  png = timeline.png(title, labels.segment_starts, series,
+                     label_video_lib.SEGMENT_SECONDS,
+                     end_seconds=labels.frames)  # 1 frame a second
   outputs.write_file(path, lambda f: f.write(png), mode="wb")
 
 

@@ -7,6 +7,7 @@ networks are stand-ins with the real interfaces (tests/support/media.py).
 
 import contextlib
 import functools
+import hashlib
 import http.server
 import os
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -198,6 +200,47 @@ def test_record_matches_numpy_byte_for_byte(models, visual_extractor,
   got.context.feature["mean_rgb"].CopyFrom(context["mean_rgb"])
   assert (got.SerializeToString(deterministic=True) ==
           expected.SerializeToString(deterministic=True))
+
+
+class _Recording:
+  """The extractor, noting the size of each network batch; `delay` seconds
+  on the first lets the decoder queue everything meanwhile."""
+
+  def __init__(self, extractor, delay):
+    self.extractor, self.delay, self.sizes = extractor, delay, []
+    self.has_audio = extractor.has_audio
+
+  def rgb(self, frames):
+    if not self.sizes:
+      time.sleep(self.delay)
+    self.sizes.append(len(frames))
+    return self.extractor.rgb(frames)
+
+
+def test_extraction_is_the_same_bytes_whatever_the_timing(visual_extractor,
+                                                          tmp_path):
+  """The network's last float bits depend on its batch: batches are cut at
+  fixed places, and records keep their map keys sorted."""
+  path = tmp_path / "v.mkv"  # 23 s, one frame a second taken
+  media.write_video(path, colors=[media.COLORS[i % 5] for i in range(23)],
+                    fps=2)
+  for batch_size, sizes in ((8, [8, 8, 7]), (3, [3] * 7 + [2])):
+    runs = []
+    for delay in (0.0, 0.5):
+      recording = _Recording(visual_extractor, delay)
+      with contextlib.closing(extraction_pipeline.video_features(
+          [(str(path), [1])], recording, batch_size=batch_size)) as results:
+        (features,) = list(results)
+      assert recording.sizes == sizes, (batch_size, delay)
+      runs.append(visual_extractor.record(features))
+    assert runs[0] == runs[1]
+  # The record's bytes are its canonical (sorted-keys) form, the same in
+  # every process; protobuf's default map order differs between processes.
+  parsed = tf.train.SequenceExample.FromString(runs[0])
+  assert runs[0] == parsed.SerializeToString(deterministic=True)
+  video_level = visual_extractor.record(features, frame_level=False)
+  assert video_level == tf.train.Example.FromString(
+      video_level).SerializeToString(deterministic=True)
 
 
 def test_single_frame_path_gives_the_same_features(models, visual_extractor,
@@ -519,10 +562,42 @@ def test_missing_model_files_are_downloaded(models, tmp_path, capfd):
         str(model_dir), urls={"pca": url + "/yt8m_pca.tgz",
                               "inception": url + "/inception-2015-12-05.tgz"})
   assert sorted(os.listdir(model_dir)) == sorted(VISUAL_FILES)
-  assert ">> downloading inception-2015-12-05.tgz 100.0%" in (
-      capfd.readouterr().err)
+  out, err = capfd.readouterr()
+  # keras.utils.get_file's lines go to stderr: stdout is the command's.
+  assert f"Downloading data from {url}/inception-2015-12-05.tgz" in err
+  assert "Downloading" not in out
   frames = np.zeros([1, 8, 8, 3], np.uint8)
   assert extractor.rgb(frames).shape == (1, 1024)
+
+
+def test_downloads_are_checked_against_their_sha256(models, tmp_path):
+  site = tmp_path / "site"
+  site.mkdir()
+  with tarfile.open(site / "yt8m_pca.tgz", "w:gz") as tar:
+    for name in VISUAL_FILES[1:]:
+      tar.add(os.path.join(models["visual"], name), arcname=f"pca/{name}")
+  digest = hashlib.sha256((site / "yt8m_pca.tgz").read_bytes()).hexdigest()
+  url = (site / "yt8m_pca.tgz").as_uri()  # file://: no server needed
+  names = VISUAL_FILES[1:]
+  wrong = "0" * 64
+  with pytest.raises(model_files.ModelError) as raised:
+    model_files.fetch_model_files(str(tmp_path / "m"), names,
+                                  f"{url}#sha256={wrong}")
+  assert str(raised.value) == (
+      f"{tmp_path / 'm' / names[0]} is missing and {url} is not the expected "
+      f"file (its SHA-256 is not {wrong}); download {url} and unpack it "
+      f"into {tmp_path / 'm'}")
+  assert os.listdir(tmp_path / "m") == []  # nothing unpacked
+  model_files.fetch_model_files(str(tmp_path / "m"), names,
+                                f"{url}#sha256={digest.upper()}")
+  for name in names:  # from the archive's folder, into model_dir
+    assert (tmp_path / "m" / name).read_bytes() == open(
+        os.path.join(models["visual"], name), "rb").read()
+  # Present files are not fetched again (the URL is gone now).
+  os.remove(site / "yt8m_pca.tgz")
+  model_files.fetch_model_files(str(tmp_path / "m"), names, url)
+  with pytest.raises(model_files.ModelError, match="cannot be fetched"):
+    model_files.fetch_model_files(str(tmp_path / "m"), ["other.npy"], url)
 
 
 # The command line.

@@ -148,6 +148,16 @@ def test_sdist_holds_package_data_and_installs(tmp_path):
   assert (tmp_path / "site" / "youtube8m" / "data" / "vocabulary.csv").exists()
 
 
+def test_sdist_needs_pypa_build(tmp_path, monkeypatch):
+  monkeypatch.setitem(sys.modules, "build", None)  # not installed
+  with pytest.raises(utils.Yt8mError) as raised:
+    cloud.build_sdist(str(tmp_path / "dist"))
+  assert str(raised.value) == (
+      "building the package needs PyPA's build: pip install "
+      "'youtube8m[cloud]' (or pip install build)")
+  assert not (tmp_path / "dist").exists()
+
+
 def test_submit_uploads_to_bucket_and_runs_gcloud(gcs, tmp_path):
   env = gcs.subprocess_env()
   argv_file, config_copy = _fake_gcloud(tmp_path, env)

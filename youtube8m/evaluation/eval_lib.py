@@ -14,6 +14,7 @@ from absl import logging
 import tensorflow as tf
 
 from youtube8m.common import checks
+from youtube8m.common import plots
 from youtube8m.common import progress
 from youtube8m.common import settings
 from youtube8m.common import utils
@@ -32,8 +33,8 @@ class Evaluator:
   The evaluators (this one, segment_eval.SegmentEvaluator) share one
   interface: `from_config(config, flags)` builds one for eval.py,
   `run(global_step)` returns a metrics dict, `summarize(metrics, step,
-  writer)` logs it and writes TensorBoard scalars, and `SUMMARY_SUBDIR`
-  names train_dir's subdirectory for those scalars.
+  writer, checkpoint)` logs it and writes TensorBoard scalars, and
+  `SUMMARY_SUBDIR` names train_dir's subdirectory for those scalars.
 
   Args:
     model: a youtube8m BaseModel (variables created).
@@ -44,16 +45,19 @@ class Evaluator:
     vocabulary_file, report_file: label names and the HTML page for
       eval_report (figures; "" for the shipped vocabulary / no page).
     num_examples: videos in one pass, if known, for the progress lines.
+    report_info: an eval_report.ReportInfo (model, train_dir, data) for the
+      report's page; summarize adds the checkpoint.
   """
 
   def __init__(self, model, loss_fn, dataset_fn, num_classes, top_k=20,
                log_every=10, vocabulary_file="", report_file="",
-               num_examples=None):
+               num_examples=None, report_info=None):
     self.model, self.loss_fn, self.dataset_fn = model, loss_fn, dataset_fn
     self.metrics = eval_util.EvaluationMetrics(num_classes, top_k)
     self.top_k, self.log_every = top_k, log_every
     self.vocabulary_file, self.report_file = vocabulary_file, report_file
     self.num_examples = num_examples  # for progress lines; None: unknown
+    self.report_info = report_info or eval_report.ReportInfo()
     self._step = tf.function(self._eval_step)
 
   SUMMARY_SUBDIR = "eval"
@@ -70,14 +74,20 @@ class Evaluator:
                 config.top_k, vocabulary_file=config.vocabulary_file,
                 report_file=config.report_file,
                 num_examples=tfrecords.count_records(tfrecords.list_files(
-                    config.eval_data_pattern, "--eval_data_pattern"))),
+                    config.eval_data_pattern, "--eval_data_pattern")),
+                report_info=eval_report.ReportInfo(
+                    model=flags["model"], train_dir=config.train_dir,
+                    data=config.eval_data_pattern)),
             tf.train.Checkpoint(model=model))
 
-  def summarize(self, metrics, global_step, writer=None):
+  def summarize(self, metrics, global_step, writer=None, checkpoint=""):
+    """Logs, TensorBoard and the report; checkpoint: the path evaluated."""
     log_and_summarize(metrics, global_step, writer)
     # Figures from the pooled top-k entries of the run that gave `metrics`.
-    eval_report.summarize(self.metrics, metrics, global_step, writer,
-                          self.vocabulary_file, self.report_file)
+    eval_report.summarize(
+        self.metrics, metrics, global_step, writer, self.vocabulary_file,
+        self.report_file,
+        dataclasses.replace(self.report_info, checkpoint=checkpoint))
 
   def _eval_step(self, batch):
     predictions = self.model(batch, training=False)["predictions"]
@@ -168,7 +178,8 @@ class EvalConfig:
   report_file: str = settings.setting(
       "", "Also write each checkpoint's metrics and figures to this "
       "self-contained HTML page ({step} in the name: one page per step; "
-      "video level only).")
+      "video level only). Needs matplotlib (pip install "
+      "'youtube8m[plots]').", plots.requires_matplotlib)
   vocabulary_file: str = settings.setting(
       "", "Label names for the best/worst class tables (default: the "
       "shipped vocabulary.csv, label_names_2017.csv for 4716 classes).")
@@ -251,7 +262,7 @@ def evaluate(config, evaluator_class=Evaluator):
     checkpoints.restore_model(checkpoint.model, path)
     logging.info("Evaluating %s (global step %d)", path, step)
     metrics = evaluator.run(step)
-    evaluator.summarize(metrics, step, writer)
+    evaluator.summarize(metrics, step, writer, checkpoint=path)
   if metrics is None:
     logging.info("No new checkpoint within %s s; stopping",
                  config.eval_timeout_secs)

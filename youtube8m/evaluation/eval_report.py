@@ -7,9 +7,13 @@ top-k entries, and the metrics dict its get() returned) this writes
     curve of the pooled top-k list (pr_curves plugin); `class_AP`, a
     histogram of the per-class APs; `class_AP_table`, a markdown table of the
     best and worst classes by AP with their label names;
-  * `--report_file` (`write_report`): the same as one HTML page, figures as
-    inline SVG, no external resource, so it opens anywhere without
-    TensorBoard. It is written atomically (outputs.write_file).
+  * `--report_file` (`write_report`): one HTML page that says what it
+    describes (ReportInfo: model, train_dir, checkpoint and step, data,
+    number of videos, date, the command), the metrics, the exact PR curve
+    and an AP histogram drawn with matplotlib (report_figures.py) as inline
+    PNGs, and the best and worst classes with their ties counted. No
+    external resource: it opens anywhere without TensorBoard. It is written
+    atomically (outputs.write_file).
 
 Recall in both curves is over ALL positives, also those outside every top-k
 list, as in GAP: the exact curve's area is the GAP (up to the order of tied
@@ -17,8 +21,14 @@ scores), and it ends at the share of positives that made it into some
 video's top k.
 """
 
+import collections
+import dataclasses
+import datetime
 import functools
 import html
+import os
+import shlex
+import sys
 
 from absl import logging
 import numpy as np
@@ -26,15 +36,16 @@ from tensorboard.plugins.pr_curve import metadata as pr_metadata
 import tensorflow as tf
 
 from youtube8m.common import outputs
+from youtube8m.common import plots
 from youtube8m.common import utils
+from youtube8m.evaluation import report_figures
 
 PR_CURVE_TAG = "GAP_PR_curve"
 HISTOGRAM_TAG = "class_AP"
 TABLE_TAG = "class_AP_table"
 PR_THRESHOLDS = 201  # the pr_curves plugin's default: steps of 0.005
 TABLE_ROWS = 10
-_HISTOGRAM_BINS = 20
-_CURVE_POINTS = 500  # steps drawn in the SVG; the GAP itself is exact
+_HISTOGRAM_BINS = report_figures.HISTOGRAM_BINS
 
 
 @functools.lru_cache(maxsize=4)
@@ -95,35 +106,62 @@ def threshold_pr_curve(scores, positive, total_positives,
   return np.stack([tp, fp, tn, fn, precision, recall]).astype(np.float32)
 
 
-def class_tables(aps, class_positives, names, count=TABLE_ROWS):
-  """[(title, rows)]: the best and worst `count` classes by AP.
+# A class table: its title, rows (class, name, AP, positives, tied: the
+# number of classes with exactly this AP) and notes on its ties.
+ClassTable = collections.namedtuple("ClassTable", "title rows notes")
 
-  Rows are (class, name, AP, positives). Only classes with positives have an
-  AP; when there are at most 2 * count of them, one table lists them all.
-  Equal APs list the lower class id first, so the tables are deterministic.
+TIE_RULE = ("Classes with equal AP are ranked by their number of positives "
+            "(more first; then the lower class id); 'classes at this AP' "
+            "counts all classes that share the row's AP.")
+
+
+def _tie_notes(rows, tied_counts):
+  """Notes for the APs that more classes share than the table shows."""
+  shown = collections.Counter(ap for _, _, ap, _, _ in rows)
+  return [f"{tied_counts[ap]} classes have AP {ap:.4f}; the {count} shown "
+          "are those with the most positives."
+          for ap, count in shown.items() if tied_counts[ap] > count]
+
+
+def class_tables(aps, class_positives, names, count=TABLE_ROWS):
+  """[ClassTable]: the best and worst `count` classes by AP.
+
+  Only classes with positives have an AP; when there are at most 2 * count
+  of them, one table lists them all. APs are often tied (many classes at
+  exactly 1.0 or 0.0 on a small evaluation set), so equal APs are ranked by
+  the number of positives (more first: an AP of 1.0 over 30 positives says
+  more than over 1, and a class at 0.0 with many positives is the worst
+  miss), then by class id; each row says how many classes share its AP.
   """
   rated = np.flatnonzero(~np.isnan(aps))
+  tied_counts = collections.Counter(float(aps[c]) for c in rated)
   rows = [(int(c), names.get(int(c), "") or "?", float(aps[c]),
-           int(class_positives[c])) for c in rated]
-  best = sorted(rows, key=lambda r: (-r[2], r[0]))
+           int(class_positives[c]), tied_counts[float(aps[c])])
+          for c in rated]
+  best = sorted(rows, key=lambda r: (-r[2], -r[3], r[0]))
   if len(rows) <= 2 * count:
-    return [(f"All {len(rows)} classes by AP", best)]
-  worst = sorted(rows, key=lambda r: (r[2], r[0]))[:count]
-  return [(f"Best {count} classes by AP", best[:count]),
-          (f"Worst {count} classes by AP", worst)]
+    return [ClassTable(f"All {len(rows)} classes by AP", best,
+                       _tie_notes(best, tied_counts))]
+  worst = sorted(rows, key=lambda r: (r[2], -r[3], r[0]))[:count]
+  return [ClassTable(f"Best {count} classes by AP", best[:count],
+                     _tie_notes(best[:count], tied_counts)),
+          ClassTable(f"Worst {count} classes by AP", worst,
+                     _tie_notes(worst, tied_counts))]
 
 
 def markdown_tables(tables, num_rated):
   """The TensorBoard text summary: the class tables in markdown."""
   parts = []
-  for title, rows in tables:
+  for title, rows, notes in tables:
     lines = [f"**{title}** (of {num_rated} classes with positives)", "",
-             "| rank | class | name | AP | positives |",
-             "|---:|---:|---|---:|---:|"]
+             "| rank | class | name | AP | positives | classes at this AP |",
+             "|---:|---:|---|---:|---:|---:|"]
     lines += [f"| {n} | {c} | {name.replace('|', '&#124;')} | {ap:.4f} | "
-              f"{p} |" for n, (c, name, ap, p) in enumerate(rows, 1)]
+              f"{p} | {tied} |" for n, (c, name, ap, p, tied) in
+              enumerate(rows, 1)]
+    lines += [""] + notes if notes else []
     parts.append("\n".join(lines))
-  return "\n\n".join(parts)
+  return "\n\n".join(parts + [TIE_RULE])
 
 
 def write_summaries(writer, step, evaluation_metrics, metrics, names):
@@ -151,126 +189,104 @@ def write_summaries(writer, step, evaluation_metrics, metrics, names):
   writer.flush()
 
 
-# ------------------------------------------------------------------ SVG ---
-
-class _Plot:
-  """Maps data coordinates to an SVG plot area and draws its axes."""
-
-  def __init__(self, width, height, y_max=1.0, margin=(20, 20, 50, 64)):
-    self.width, self.height, self.y_max = width, height, y_max
-    self.top, self.right, self.bottom, self.left = margin
-
-  def x(self, value):  # data x in [0, 1]
-    return self.left + value * (self.width - self.left - self.right)
-
-  def y(self, value):
-    span = self.height - self.top - self.bottom
-    return self.height - self.bottom - value / self.y_max * span
-
-  def axes(self, x_label, y_label, y_ticks):
-    parts = []
-    for v in np.linspace(0, 1, 6):
-      parts.append(f'<line class="grid" x1="{self.x(v):.1f}" y1="{self.y(0)}"'
-                   f' x2="{self.x(v):.1f}" y2="{self.y(self.y_max)}"/>'
-                   f'<text x="{self.x(v):.1f}" y="{self.y(0) + 18}" '
-                   f'text-anchor="middle">{v:.1f}</text>')
-    for v in y_ticks:
-      label = f"{v:.1f}" if self.y_max <= 1 else f"{v:g}"
-      parts.append(f'<line class="grid" x1="{self.x(0)}" y1="{self.y(v):.1f}"'
-                   f' x2="{self.x(1)}" y2="{self.y(v):.1f}"/>'
-                   f'<text x="{self.x(0) - 8}" y="{self.y(v) + 4:.1f}" '
-                   f'text-anchor="end">{label}</text>')
-    parts.append(
-        f'<rect class="frame" x="{self.x(0)}" y="{self.y(self.y_max)}" '
-        f'width="{self.x(1) - self.x(0)}" height="{self.y(0) - self.top}"/>'
-        f'<text x="{(self.x(0) + self.x(1)) / 2}" y="{self.height - 10}" '
-        f'text-anchor="middle">{x_label}</text>'
-        f'<text transform="translate(16 {(self.y(0) + self.top) / 2}) '
-        f'rotate(-90)" text-anchor="middle">{y_label}</text>')
-    return "".join(parts)
-
-  def svg(self, element_id, title, body):
-    return (f'<svg id="{element_id}" width="{self.width}" '
-            f'height="{self.height}" viewBox="0 0 {self.width} {self.height}"'
-            f' role="img"><title>{html.escape(title)}</title>{body}</svg>')
-
-
-def pr_curve_svg(recall, precision, gap, top_k):
-  """The exact PR curve of the pooled list as a step plot, area = GAP."""
-  plot = _Plot(640, 410, margin=(30, 20, 50, 64))
-  body = plot.axes("recall (over all positives)", "precision",
-                   np.linspace(0, 1, 6))
-  if recall.size:
-    # Evenly spaced positives are evenly spaced in recall.
-    keep = np.unique(np.linspace(0, recall.size - 1,
-                                 min(recall.size, _CURVE_POINTS)).astype(int))
-    left = np.concatenate(([0.0], recall[keep][:-1]))
-    points = [(plot.x(0), plot.y(0))]
-    for x0, x1, p in zip(left, recall[keep], precision[keep]):
-      points += [(plot.x(x0), plot.y(p)), (plot.x(x1), plot.y(p))]
-    points.append((plot.x(recall[-1]), plot.y(0)))
-    text = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-    body += (f'<polygon class="area" points="{text}"/>'
-             f'<polyline class="curve" points="{text}"/>'
-             f'<line class="limit" x1="{plot.x(recall[-1]):.1f}" '
-             f'y1="{plot.y(0)}" x2="{plot.x(recall[-1]):.1f}" '
-             f'y2="{plot.y(1)}"/>')
-  body += (f'<text class="note" x="{plot.x(1)}" y="{plot.top - 8}" '
-           f'text-anchor="end">GAP@{top_k} = {gap:.4f} (shaded area)</text>')
-  return plot.svg("pr-curve", f"Precision-recall of the pooled top-{top_k} "
-                  f"predictions, GAP {gap:.4f}", body)
-
-
-def histogram_svg(aps, mean_ap):
-  """Classes per AP bin (width 1/20), with the MAP marked."""
-  counts, edges = np.histogram(aps, bins=_HISTOGRAM_BINS, range=(0.0, 1.0))
-  top = max(int(counts.max(initial=0)), 1)
-  step = max(1, int(np.ceil(top / 5)))
-  plot = _Plot(640, 320, y_max=step * int(np.ceil(top / step)),
-               margin=(30, 20, 50, 64))
-  body = plot.axes("average precision", "classes",
-                   range(0, int(plot.y_max) + 1, step))
-  for count, lo, hi in zip(counts, edges[:-1], edges[1:]):
-    if count:
-      body += (f'<rect class="bar" data-count="{count}" x="{plot.x(lo):.1f}" '
-               f'y="{plot.y(count):.1f}" '
-               f'width="{plot.x(hi) - plot.x(lo) - 1:.1f}" '
-               f'height="{plot.y(0) - plot.y(count):.1f}"/>')
-  body += (f'<line class="limit" x1="{plot.x(mean_ap):.1f}" y1="{plot.y(0)}" '
-           f'x2="{plot.x(mean_ap):.1f}" y2="{plot.y(plot.y_max)}"/>'
-           f'<text class="note" x="{plot.x(mean_ap):.1f}" '
-           f'y="{plot.top - 8}" text-anchor="middle">MAP {mean_ap:.4f}</text>')
-  return plot.svg("ap-histogram", f"Per-class AP of {len(aps)} classes", body)
-
-
 # ----------------------------------------------------------------- HTML ---
+
+
+def command_line():
+  """The command that is running, as a shell would take it back."""
+  argv = getattr(sys, "orig_argv", None)  # Python 3.10+: with "-m module"
+  if not argv:
+    argv = [os.path.basename(sys.executable)] + sys.argv
+  else:
+    argv = [os.path.basename(argv[0])] + list(argv[1:])
+  return shlex.join(argv)
+
+
+def _now():
+  return datetime.datetime.now(datetime.timezone.utc).strftime(
+      "%Y-%m-%d %H:%M:%S UTC")
+
+
+@dataclasses.dataclass
+class ReportInfo:
+  """What a report describes, shown at the top of its page.
+
+  Empty fields are left out (the scorer knows no model or checkpoint; a
+  notebook may know neither), except `date` and `command`: empty, they are
+  the time the page is written and the running command line.
+  """
+  model: str = ""  # the model's class, e.g. LogisticModel
+  train_dir: str = ""
+  checkpoint: str = ""  # the checkpoint evaluated (its step: the page's)
+  data: str = ""  # eval.py's --eval_data_pattern
+  predictions: str = ""  # score's --predictions
+  labels: str = ""  # score's --labels
+  date: str = ""
+  command: str = ""
+
+
+# (field, label) in the order the page lists them.
+_INFO_ROWS = (("model", "Model"), ("train_dir", "train_dir"),
+              ("checkpoint", "Checkpoint"), ("data", "Data"),
+              ("predictions", "Predictions"), ("labels", "Labels"))
 
 _STYLE = """
 body{font-family:sans-serif;margin:2em auto;max-width:900px;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}
+table{border-collapse:collapse;margin:.5em 0 1em}
 td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}
 td.name,th.name{text-align:left}
-svg text{font-size:12px;fill:#333}
-.grid{stroke:#e4e4e4}.frame{fill:none;stroke:#888}
-.area{fill:#4a90d9;fill-opacity:.25;stroke:none}
-.curve{fill:none;stroke:#1f5fa8;stroke-width:2}
-.limit{stroke:#c0392b;stroke-dasharray:5 4}.bar{fill:#4a90d9}
-.note{font-weight:bold}
+table.about td{text-align:left;font-family:monospace;overflow-wrap:anywhere}
+table.about th{text-align:left;white-space:nowrap}
+p.note{color:#555;font-size:90%}
+img{display:block;max-width:100%;height:auto;margin:.5em 0 1em}
 """
 
 
-def _class_table(title, rows):
+def _about_table(info, step, num_videos):
+  rows = []
+  for key, label in _INFO_ROWS:
+    value = getattr(info, key)
+    if value:
+      if key == "checkpoint":
+        value = f"{value} (step {step})"
+      rows.append((key, label, value))
+  rows += [("num_videos", "Videos", str(num_videos)),
+           ("date", "Date", info.date or _now()),
+           ("command", "Command", info.command or command_line())]
+  cells = "".join(f'<tr><th>{label}</th><td data-about="{key}">'
+                  f"{html.escape(str(value))}</td></tr>"
+                  for key, label, value in rows if value)
+  return f'<table class="about">{cells}</table>'
+
+
+def _class_table(table):
   cells = "".join(
       f'<tr><td>{n}</td><td>{c}</td><td class="name">{html.escape(name)}'
-      f'</td><td data-value="{ap!r}">{ap:.4f}</td><td>{p}</td></tr>'
-      for n, (c, name, ap, p) in enumerate(rows, 1))
-  return (f"<h3>{title}</h3><table><tr><th>rank</th><th>class</th>"
-          f'<th class="name">name</th><th>AP</th><th>positives</th></tr>'
-          f"{cells}</table>")
+      f'</td><td data-value="{ap!r}">{ap:.4f}</td><td>{p}</td>'
+      f"<td>{tied}</td></tr>"
+      for n, (c, name, ap, p, tied) in enumerate(table.rows, 1))
+  notes = "".join(f'<p class="note">{html.escape(note)}</p>'
+                  for note in table.notes)
+  return (f"<h3>{html.escape(table.title)}</h3><table><tr><th>rank</th>"
+          "<th>class</th><th class='name'>name</th><th>AP</th>"
+          f"<th>positives</th><th>classes at this AP</th></tr>{cells}"
+          f"</table>{notes}")
 
 
-def render_html(evaluation_metrics, metrics, names, step, source=""):
-  """The report page as a string (see the module docstring)."""
+def _title(info, step):
+  if info.model and info.checkpoint:
+    return f"YouTube-8M evaluation: {info.model}, step {step}"
+  if info.predictions:
+    return f"YouTube-8M evaluation of {os.path.basename(info.predictions)}"
+  return f"YouTube-8M evaluation, step {step}"
+
+
+def render_html(evaluation_metrics, metrics, names, step, info=None):
+  """The report page as a string (see the module docstring).
+
+  info: a ReportInfo (default: only the date and command are known).
+  """
+  info = info or ReportInfo()
   scores, _, positive, class_positives = evaluation_metrics.pooled()
   top_k, total = evaluation_metrics.top_k, int(class_positives.sum())
   recall, precision = ranked_pr_curve(scores, positive, total)
@@ -284,13 +300,14 @@ def render_html(evaluation_metrics, metrics, names, step, source=""):
                   f'data-value="{metrics[key]!r}">{metrics[key]:.4f}</td></tr>'
                   for label, key in rows)
   found = int(np.count_nonzero(positive))
+  title = html.escape(_title(info, step))
   parts = [
       "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-      f"<title>YouTube-8M evaluation, step {step}</title>",
+      f"<title>{title}</title>",
       f"<style>{_STYLE}</style></head><body>",
-      f"<h1>YouTube-8M evaluation, step {step}</h1>",
-      f"<p>{html.escape(source) + ': ' if source else ''}"
-      f"{metrics['num_examples']} videos, {total} positive labels, "
+      f"<h1>{title}</h1>",
+      _about_table(info, step, metrics["num_examples"]),
+      f"<p>{metrics['num_examples']} videos, {total} positive labels, "
       f"{metrics['num_classes_with_positives']} classes with positives, "
       f"top {top_k} predictions per video.</p>",
       f"<table>{cells}</table>",
@@ -299,14 +316,20 @@ def render_html(evaluation_metrics, metrics, names, step, source=""):
       f"score. Recall counts all {total} positives; {found} of them "
       f"({found / max(total, 1):.1%}) are in some top {top_k} (dashed "
       "line), so the curve ends there.</p>",
-      pr_curve_svg(recall, precision, metrics["gap"], top_k)]
+      plots.html_img(report_figures.pr_curve(recall, precision,
+                                             metrics["gap"], top_k),
+                     f"Precision-recall of the pooled top-{top_k} "
+                     f"predictions, GAP {metrics['gap']:.4f}", "pr-curve")]
   if rated.size:
     parts += [
         "<h2>Per-class average precision</h2>",
         f"<p>{rated.size} classes with positives; AP over each class's "
         f"entries among the top-{top_k} lists. MAP is their mean.</p>",
-        histogram_svg(rated, metrics["map"])]
-    parts += [_class_table(title, rows) for title, rows in
+        plots.html_img(report_figures.ap_histogram(rated, metrics["map"]),
+                       f"Per-class AP of {rated.size} classes, MAP "
+                       f"{metrics['map']:.4f}", "ap-histogram"),
+        f'<p class="note">{html.escape(TIE_RULE)}</p>']
+    parts += [_class_table(table) for table in
               class_tables(aps, class_positives, names)]
   parts.append("</body></html>\n")
   return "\n".join(parts)
@@ -318,11 +341,12 @@ def write_report(path, text):
 
 
 def summarize(evaluation_metrics, metrics, step, writer=None,
-              vocabulary_file="", report_file="", source=""):
+              vocabulary_file="", report_file="", info=None):
   """TensorBoard figures (if writer) and the report (if report_file).
 
   A "{step}" in report_file is replaced by the step, for one page per
-  checkpoint; otherwise each checkpoint's page replaces the last.
+  checkpoint; otherwise each checkpoint's page replaces the last. info: the
+  ReportInfo shown at the top of the page.
   """
   if writer is None and not report_file:
     return
@@ -332,5 +356,5 @@ def summarize(evaluation_metrics, metrics, step, writer=None,
   if report_file:
     path = report_file.replace("{step}", str(step))
     write_report(path, render_html(evaluation_metrics, metrics, names, step,
-                                   source))
+                                   info))
     logging.info("Wrote the evaluation report %s", path)

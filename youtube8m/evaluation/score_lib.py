@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from youtube8m.common import checks
+from youtube8m.common import plots
 from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import submissions
@@ -70,7 +71,9 @@ class ScoreConfig:
       False, "Skip (and count) rows for videos absent from --labels "
       "instead of failing.")
   report_file: str = settings.setting(
-      "", "Also write an HTML page with the PR curve and per-class APs.")
+      "", "Also write an HTML page with the PR curve and per-class APs "
+      "(needs matplotlib: pip install 'youtube8m[plots]').",
+      plots.requires_matplotlib)
   vocabulary_file: str = settings.setting(
       "", "Label names for --report_file (default: the shipped one).")
 
@@ -297,7 +300,9 @@ def score_videos(config):
   values = metrics.get()
   del values["avg_loss"]  # a CSV has no loss
   eval_report.summarize(metrics, values, 0, None, config.vocabulary_file,
-                        config.report_file, source=config.predictions)
+                        config.report_file, eval_report.ReportInfo(
+                            predictions=config.predictions,
+                            labels=config.labels))
   return {"gap": values["gap"], "top_k": config.top_k,
           "hit_at_one": values["avg_hit_at_one"], "perr": values["avg_perr"],
           "map": values["map"],

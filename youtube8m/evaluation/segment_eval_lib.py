@@ -63,7 +63,8 @@ class SegmentEvaluator:
     return (cls(model, loss_fn, dataset_fn, flags["num_classes"]),
             tf.train.Checkpoint(model=model))
 
-  def summarize(self, metrics, global_step, writer=None):
+  def summarize(self, metrics, global_step, writer=None, checkpoint=""):
+    del checkpoint  # no report at segment level
     log_and_summarize(metrics, global_step, writer)
 
   def _eval_step(self, batch):

@@ -6,9 +6,10 @@ each video's float features in order; `extract` writes them as records
 (extract_features' command line), and label_video builds the same records in
 memory with `Extractor.record`, so both see the same features.
 
-The decoding thread hands frames over in small chunks, so the network starts
-early; chunks waiting in the queue are joined into batches of up to
-batch_size frames while the network is busy.
+The decoding thread hands frames over in small chunks while it decodes
+ahead; the chunks of a video are joined into network batches of batch_size
+frames cut at fixed places (`_Queue`), so a video's features are the same
+bytes on every run.
 """
 
 import collections
@@ -27,6 +28,9 @@ from youtube8m.features import model_files
 
 CHUNK_FRAMES = 4
 CHUNK_BYTES = 16 << 20
+# The most bytes of frames in a network batch (32 frames of 1080p fit; 4K
+# frames go 10 a batch).
+BATCH_BYTES = 256 << 20
 
 # One video's features: rgb float32 [T, 1024] and audio float32 [T, 128] or
 # None; or `error` (a message naming the file) and no features.
@@ -152,33 +156,48 @@ def _produce(videos, out, stop, fps, max_frames, audio, thread_type):
 
 
 class _Queue:
-  """The decoder's items, with frames of one video joined into batches."""
+  """The decoder's items, each video's frames regrouped into network batches.
+
+  A video's batches are cut at fixed places: frames [i * B, (i + 1) * B),
+  B = batch_size (fewer where the video ends or its frame size changes, or
+  where BATCH_BYTES would be passed), whatever the timing. The network's
+  float sums depend on the batch they run in (a row's summation order
+  follows the kernel's blocking over the batch: the PCA's matmul gives
+  other last bits to a frame in a batch of 5 than in one of 8), so batches
+  made of "whatever the decoder had queued" gave a video features, and so
+  a mean_rgb, that differed in their last bit from run to run.
+  """
 
   def __init__(self, items, batch_size):
     self.items = items
     self.batch_size = batch_size
-    self.pending = []  # an item taken from the queue but not used yet
+    self.pending = None  # an item taken from the queue but not used yet
 
-  def next(self, block=True):
-    if self.pending:
-      return self.pending.pop()
-    return self.items.get() if block else self.items.get_nowait()
+  def next(self):
+    if self.pending is not None:
+      item, self.pending = self.pending, None
+      return item
+    return self.items.get()
 
   def batch(self, index, first):
-    """first joined with the frames of `index` already queued."""
-    chunks, size = [first], len(first)
-    while size < self.batch_size:
-      try:
-        item = self.next(block=False)
-      except queue.Empty:
-        break
+    """The batch of video `index` starting with the frames `first`."""
+    size = min(self.batch_size, max(1, BATCH_BYTES // first[0].nbytes))
+    chunks, count = [first], len(first)
+    while count < size:
+      # Blocks until the decoder has more: it ends every video with an
+      # "end" or "error" item, so this wait always ends.
+      item = self.next()
       if (item is _DONE or item[:2] != (index, "frames") or
           item[2].shape[1:] != first.shape[1:]):
-        self.pending.append(item)
+        self.pending = item
         break
       chunks.append(item[2])
-      size += len(item[2])
-    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+      count += len(item[2])
+    frames = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+    if len(frames) > size:  # the rest starts the next batch
+      self.pending = (index, "frames", frames[size:])
+      frames = frames[:size]
+    return frames
 
 
 def video_features(videos, extractor, frames_per_second=1.0, max_frames=300,

@@ -1,6 +1,7 @@
 """The records of extracted videos and the output files that hold them.
 
-`video_record` lays out one video's features as the dataset's records: a
+`video_record` lays out one video's features as the dataset's records (the
+same bytes for the same features on every run): a
 SequenceExample with context id (bytes), labels (int64, sorted), mean_rgb
 (1024 floats), mean_audio (128 floats) and feature lists rgb (1024 bytes a
 frame), audio (128 bytes a frame); or, video level only, a tf.train.Example
@@ -55,11 +56,15 @@ def video_record(video_id, labels, rgb, audio, keys=DEFAULT_KEYS,
     feature = example.context.feature
     feature[keys.labels].CopyFrom(feature["labels"])
     del feature["labels"]
+  # Deterministic: the feature maps' keys in sorted order. By default
+  # protobuf writes map entries in its hash table's order, which differs
+  # from process to process, so one video gave other bytes on every run.
   if not frame_level:
     # The original wrote a SequenceExample with only a context; its bytes
     # are those of this Example, which the video-level reader parses.
-    return tf.train.Example(features=example.context).SerializeToString()
-  return example.SerializeToString()
+    return tf.train.Example(features=example.context).SerializeToString(
+        deterministic=True)
+  return example.SerializeToString(deterministic=True)
 
 
 def shard_names(output, num_shards):

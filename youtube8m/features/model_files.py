@@ -8,20 +8,21 @@ and, for audio, optionally
   vggish_pca_params.npz    AudioSet's PCA (fetched when missing and a
                            VGGish model is used)
 `locate` makes sure the files are there, downloading a missing one when
-allowed (a progress line on stderr), and returns their paths; a file that is
-missing and cannot be fetched is a one-line ModelError naming it and its URL.
-Fetched files are written through `outputs.write_file`, so they appear whole.
+allowed, and returns their paths; a file that is missing and cannot be
+fetched is a one-line ModelError naming it and its URL. Downloads go through
+`keras.utils.get_file` (progress bar on stderr; an optional SHA-256 check)
+into a temporary folder; only the files named above are taken from an
+archive, and they are written through `outputs.write_file`, so they appear
+whole. model_dir is the cache: nothing is fetched while its files are there.
 """
 
 import collections
+import contextlib
 import io
 import os
 import sys
 import tarfile
 import tempfile
-import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import tensorflow as tf
@@ -70,46 +71,43 @@ def load_npy(path, what):
   return loaded
 
 
-def _progress(name, done, total):
-  if total:
-    text = (f"\r>> downloading {name} {100.0 * done / total:5.1f}% "
-            f"({done / 1e6:.1f} of {total / 1e6:.1f} MB)")
-  else:
-    text = f"\r>> downloading {name} {done / 1e6:.1f} MB"
-  sys.stderr.write(text)
-  sys.stderr.flush()
+def _fetch(url, directory, sha256=None):
+  """Downloads url into `directory` with keras.utils.get_file; its path.
 
-
-def _download(url, destination, timeout=60):
-  """Copies url into the local file `destination`, with a progress line."""
-  name = url.rsplit("/", 1)[-1]
-  with urllib.request.urlopen(url, timeout=timeout) as response:
-    total = int(response.headers.get("Content-Length") or 0)
-    done, last = 0, 0.0
-    with open(destination, "wb") as out:
-      while True:
-        chunk = response.read(1 << 20)
-        if not chunk:
-          break
-        out.write(chunk)
-        done += len(chunk)
-        if time.monotonic() - last > 0.5:
-          _progress(name, done, total)
-          last = time.monotonic()
-  _progress(name, done, total or done)
-  sys.stderr.write("\n")
+  get_file reads any URL urllib does (http, https, file://), shows a
+  progress bar (sent to stderr here: stdout is the commands' output) and,
+  given a SHA-256, checks the file against it. Its own cache is not used:
+  the unpacked files in model_dir are what is kept, so `directory` is a
+  temporary one.
+  """
+  import keras  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  with contextlib.redirect_stdout(sys.stderr):
+    return keras.utils.get_file(
+        fname="download", origin=url, file_hash=sha256 or None,
+        hash_algorithm="sha256", cache_dir=directory, cache_subdir="")
 
 
 def _write_bytes(path, data):
   outputs.write_file(path, lambda f: f.write(data), mode="wb")
 
 
+def split_checksum(url):
+  """(url, sha256 or None) of "URL" or "URL#sha256=HEX" (pip's notation)."""
+  base, _, fragment = url.partition("#")
+  if fragment.startswith("sha256="):
+    return base, fragment[len("sha256="):].strip().lower()
+  return url, None
+
+
 def fetch_model_files(model_dir, names, url, download=True):
   """Makes sure model_dir holds `names`, fetching them from `url` if not.
 
-  url is a .tgz holding the files (any folder inside) or the single file.
-  Raises ModelError naming the first missing file and where to get it.
+  url is a .tgz holding the files (any folder inside) or the single file,
+  optionally ending in "#sha256=HEX": the download's expected SHA-256,
+  checked before anything is unpacked. Raises ModelError naming the first
+  missing file and where to get it.
   """
+  url, sha256 = split_checksum(url)
   missing = [n for n in names
              if not tf.io.gfile.exists(join_path(model_dir, n))]
   if not missing:
@@ -123,24 +121,20 @@ def fetch_model_files(model_dir, names, url, download=True):
   tf.io.gfile.makedirs(model_dir)
   outputs.remove_stale(model_dir)
   with tempfile.TemporaryDirectory() as temp:
-    local = os.path.join(temp, "download")
     try:
-      _download(url, local)
-    except (urllib.error.URLError, OSError, ValueError) as e:
-      reason = getattr(e, "reason", None) or e
+      local = _fetch(url, temp, sha256)
+    except ValueError:  # get_file: the SHA-256 does not match
+      raise ModelError(f"{first} is missing and {url} is not the expected "
+                       f"file (its SHA-256 is not {sha256}); {how}") from None
+    except Exception as e:  # pylint: disable=broad-except
+      # get_file raises a bare Exception: "URL fetch failure on URL: CODE
+      # -- REASON" (CODE None for network errors).
+      reason = str(e).replace(f"URL fetch failure on {url}: ", "")
+      reason = reason.replace("None -- ", "").replace(" -- ", " ").strip()
       raise ModelError(f"{first} is missing and {url} cannot be fetched "
-                       f"({reason}); {how}") from None
+                       f"({reason or type(e).__name__}); {how}") from None
     if archive:
-      try:
-        with tarfile.open(local, "r:gz") as tar:
-          members = {os.path.basename(m.name): m for m in tar.getmembers()
-                     if m.isfile()}
-          for name in missing:
-            if name in members:
-              _write_bytes(join_path(model_dir, name),
-                           tar.extractfile(members[name]).read())
-      except (tarfile.TarError, OSError, EOFError) as e:
-        raise ModelError(f"{url} is not a .tgz archive ({e}); {how}") from None
+      _unpack(local, url, missing, model_dir, how)
     else:
       with open(local, "rb") as f:
         _write_bytes(join_path(model_dir, missing[0]), f.read())
@@ -148,6 +142,21 @@ def fetch_model_files(model_dir, names, url, download=True):
            if not tf.io.gfile.exists(join_path(model_dir, n))]
   if still:
     raise ModelError(f"{url} has no {still[0]}; {how}")
+
+
+def _unpack(local, url, names, model_dir, how):
+  """Writes the archive's files called `names` (in any folder of it) into
+  model_dir; nothing else of the archive is read or unpacked."""
+  try:
+    with tarfile.open(local, "r:gz") as tar:
+      members = {os.path.basename(m.name): m for m in tar.getmembers()
+                 if m.isfile()}
+      for name in names:
+        if name in members:
+          _write_bytes(join_path(model_dir, name),
+                       tar.extractfile(members[name]).read())
+  except (tarfile.TarError, OSError, EOFError) as e:
+    raise ModelError(f"{url} is not a .tgz archive ({e}); {how}") from None
 
 
 def locate(model_dir, vggish_model="", vggish_pca_params="", download=True,

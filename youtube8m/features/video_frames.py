@@ -63,6 +63,18 @@ class _Waveform:
     self.start = None  # time of the first decoded sample (Fraction seconds)
     self.source_rate = None
     self.channels = None
+    self.done = False  # the audio needed is in
+
+  def decode(self, packet, t0, end):
+    """Adds a packet's audio; done once it reaches `end` seconds after t0
+    (the first video frame's time; None: not decoded yet)."""
+    for frame in packet.decode():
+      t = _time(frame, (self.start or 0) + fractions.Fraction(
+          self.samples, SAMPLE_RATE))
+      self.add(frame, t)
+      if t0 is not None and t - t0 >= end:
+        self.done = True
+        return
 
   def add(self, frame, time):
     if self.start is None:
@@ -163,123 +175,182 @@ class VideoDecoder:
       container.close()
 
   def _decode(self, container):
+    """Demuxes the streams: video packets to the frame selector, whose
+    frames the batcher yields; audio packets to the waveform."""
+    video, audio = self._streams(container)
+    selector = FrameSelector(
+        self.period, self.max_frames,
+        1 / video.average_rate if video.average_rate else None)
+    batcher = Batcher(self.batch_frames, self.batch_bytes)
+    waveform = _Waveform() if audio is not None else None
+    # Audio is needed up to the last frame that may be taken, plus a window.
+    audio_end = max(self.max_frames - 1, 0) * self.period + self.audio_window
+    skip = "DEFAULT"  # the decoder's skip_frame setting
+    streams = [video] + ([audio] if audio is not None else [])
+    for packet in container.demux(streams):
+      if packet.stream is video:
+        if selector.done:
+          continue
+        if self.skip_unneeded:
+          wanted = "DEFAULT" if selector.needed(packet) else "NONREF"
+          if wanted != skip:
+            video.codec_context.skip_frame = skip = wanted
+        for frame in packet.decode():
+          for taken in selector.take(frame):
+            yield from batcher.add(taken)
+          if selector.done:
+            break
+      elif waveform is not None and not waveform.done:
+        waveform.decode(packet, selector.t0, audio_end)
+      if selector.done and (waveform is None or waveform.done):
+        break
+    for taken in selector.at_end(video.time_base):
+      yield from batcher.add(taken)
+    yield from batcher.flush()
+    self.num_frames = selector.k
+    if selector.k == 0:
+      raise VideoError(f"{self.path}: no video frames")
+    if waveform is not None:
+      self.audio = waveform.finish(selector.t0)
+
+  def _streams(self, container):
+    """(video stream, audio stream or None); the audio only if wanted."""
     if not container.streams.video:
       raise VideoError(f"{self.path}: no video stream")
     video = container.streams.video[0]
     video.thread_type = self.thread_type
     audio = container.streams.audio[0] if container.streams.audio else None
     self.has_audio_stream = audio is not None
-    if not self.want_audio:
-      audio = None
-    streams = [video] + ([audio] if audio is not None else [])
-    default_duration = (1 / video.average_rate if video.average_rate
-                        else None)
+    return video, audio if self.want_audio else None
 
-    batch, batch_size = [], 0
-    k = 0  # next frame index to emit
-    t0 = None
-    prev = None  # (frame, time) of the last decoded frame
-    step = None  # the shortest time between two decoded frames
-    video_done = False
-    waveform = _Waveform() if audio is not None else None
-    audio_done = audio is None
-    converted = [None, None]  # the last frame converted and its pixels
 
-    def rgb(frame):
-      if converted[0] is not frame:
-        converted[:] = [frame, frame.to_ndarray(format="rgb24")]
-      return converted[1]
+class FrameSelector:
+  """Which decoded frames are taken (see the module docstring).
 
-    def emit(frame):
-      """Adds a frame; returns the batches completed ([] until one is)."""
-      nonlocal batch, batch_size
-      image = rgb(frame)
-      out = []
-      if batch and (image.shape != batch[0].shape or
-                    batch_size + image.nbytes > self.batch_bytes):
-        out.append(np.stack(batch))
-        batch, batch_size = [], 0
-      batch.append(image)
-      batch_size += image.nbytes
-      if len(batch) >= self.batch_frames:
-        out.append(np.stack(batch))
-        batch, batch_size = [], 0
-      return out
+  Fed the decoded frames in order (`take`), it returns the frames taken:
+  frame k is the decoded frame nearest to t0 + k * period. Times are
+  Fractions of a second.
 
-    def audio_limit():
-      # Seconds after t0 up to which audio is needed.
-      last = (k - 1 if video_done else self.max_frames - 1)
-      return max(last, 0) * self.period + self.audio_window
+  Args:
+    period: seconds between frames taken.
+    max_frames: the most frames taken.
+    default_duration: one frame's duration from the stream's average rate
+      (None if unknown), until two frames show the real one.
+  """
 
-    def needed(packet):
-      """False for a packet whose frame cannot be one of the frames taken.
+  def __init__(self, period, max_frames, default_duration):
+    self.period = period
+    self.max_frames = max_frames
+    self.default_duration = default_duration
+    self.t0 = None  # the first frame's time
+    self.k = 0  # the next frame index to take
+    self.prev = None  # (frame, time) of the last decoded frame
+    self.step = None  # the shortest time between two decoded frames
 
-      Such frames are not decoded when no other frame refers to them
-      (FFmpeg's skip_frame=NONREF; reference frames are always decoded).
-      Frames within 1.5 frame durations of a target time are decoded, so the
-      nearest frame to every target is among the decoded ones.
-      """
-      duration = step or default_duration
-      if (t0 is None or packet.pts is None or packet.time_base is None or
-          not duration):
-        return True
-      t = fractions.Fraction(packet.pts) * packet.time_base - t0
-      window = duration * 3 / 2
-      first = max(k, math.ceil((t - window) / self.period))
-      last = min(self.max_frames - 1, math.floor((t + window) / self.period))
-      return first <= last
+  @property
+  def done(self):
+    return self.k >= self.max_frames
 
-    skip_setting = "DEFAULT"
-    for packet in container.demux(streams):
-      if packet.stream is video:
-        if video_done:
-          continue
-        if self.skip_unneeded:
-          setting = "DEFAULT" if needed(packet) else "NONREF"
-          if setting != skip_setting:
-            video.codec_context.skip_frame = skip_setting = setting
-        for frame in packet.decode():
-          t = _time(frame, prev[1] + (step or default_duration or 0)
-                    if prev else 0)
-          if t0 is None:
-            t0 = t
-          while k < self.max_frames and t0 + k * self.period <= t:
-            target = t0 + k * self.period
-            use_prev = prev is not None and target - prev[1] <= t - target
-            yield from emit(prev[0] if use_prev else frame)
-            k += 1
-          if prev is not None and t > prev[1]:
-            step = t - prev[1] if step is None else min(step, t - prev[1])
-          prev = (frame, t)
-          if k >= self.max_frames:
-            video_done = True
-            break
-      elif not audio_done:
-        for frame in packet.decode():
-          t = _time(frame, (waveform.start or 0) + fractions.Fraction(
-              waveform.samples, SAMPLE_RATE))
-          waveform.add(frame, t)
-          if t0 is not None and t - t0 >= audio_limit():
-            audio_done = True
-            break
-      if video_done and audio_done:
-        break
-    if not video_done and prev is not None:
-      # End of stream: targets before the video's end reuse the last frame.
-      # Timestamps are rounded to the time base (mkv: 1 ms): allow for it.
-      slack = max(fractions.Fraction(video.time_base or 0),
-                  fractions.Fraction(1, 1000))
-      end = prev[1] + (step or default_duration or 0) - slack
-      while k < self.max_frames and t0 + k * self.period < end:
-        yield from emit(prev[0])
-        k += 1
-    if batch:
-      yield np.stack(batch)
-    self.num_frames = k
-    if k == 0:
-      raise VideoError(f"{self.path}: no video frames")
-    if waveform is not None:
-      self.audio = waveform.finish(t0)
+  def _duration(self):
+    return self.step or self.default_duration
+
+  def take(self, frame):
+    """The frames to take now that `frame` is decoded ([] or more).
+
+    Every target time up to frame's is served, by frame or by the previous
+    frame, whichever is nearer (ties: the earlier).
+    """
+    t = _time(frame, self.prev[1] + (self._duration() or 0)
+              if self.prev else 0)
+    if self.t0 is None:
+      self.t0 = t
+    taken = []
+    while not self.done and self.t0 + self.k * self.period <= t:
+      target = self.t0 + self.k * self.period
+      use_prev = self.prev is not None and target - self.prev[1] <= t - target
+      taken.append(self.prev[0] if use_prev else frame)
+      self.k += 1
+    if self.prev is not None and t > self.prev[1]:
+      self.step = t - self.prev[1] if self.step is None else min(
+          self.step, t - self.prev[1])
+    self.prev = (frame, t)
+    return taken
+
+  def needed(self, packet):
+    """False for a packet whose frame cannot be one of the frames taken.
+
+    Such frames are not decoded when no other frame refers to them
+    (FFmpeg's skip_frame=NONREF; reference frames are always decoded).
+    Frames within 1.5 frame durations of a target time are decoded, so the
+    nearest frame to every target is among the decoded ones.
+    """
+    duration = self._duration()
+    if (self.t0 is None or packet.pts is None or packet.time_base is None or
+        not duration):
+      return True
+    t = fractions.Fraction(packet.pts) * packet.time_base - self.t0
+    window = duration * 3 / 2
+    first = max(self.k, math.ceil((t - window) / self.period))
+    last = min(self.max_frames - 1, math.floor((t + window) / self.period))
+    return first <= last
+
+  def at_end(self, time_base):
+    """At the end of the stream: the last frame again for every target
+    before the video's end (the last frame's time plus one duration)."""
+    if self.done or self.prev is None:
+      return []
+    # Timestamps are rounded to the time base (mkv: 1 ms): allow for it.
+    slack = max(fractions.Fraction(time_base or 0),
+                fractions.Fraction(1, 1000))
+    end = self.prev[1] + (self._duration() or 0) - slack
+    taken = []
+    while not self.done and self.t0 + self.k * self.period < end:
+      taken.append(self.prev[0])
+      self.k += 1
+    return taken
+
+
+class Batcher:
+  """Turns the frames taken into uint8 RGB batches [B, H, W, 3].
+
+  A batch holds at most batch_frames frames and batch_bytes bytes, all of
+  one size (a video may change resolution). A frame taken several times in
+  a row (a rate above the video's) is converted to RGB once.
+  """
+
+  def __init__(self, batch_frames, batch_bytes):
+    self.batch_frames = batch_frames
+    self.batch_bytes = batch_bytes
+    self.images = []
+    self.bytes = 0
+    self._converted = (None, None)  # the last frame converted, its pixels
+
+  def _rgb(self, frame):
+    if self._converted[0] is not frame:
+      self._converted = (frame, frame.to_ndarray(format="rgb24"))
+    return self._converted[1]
+
+  def _take_batch(self):
+    batch = np.stack(self.images)
+    self.images, self.bytes = [], 0
+    return batch
+
+  def add(self, frame):
+    """Adds a frame; returns the batches it completed ([] until one is)."""
+    image = self._rgb(frame)
+    out = []
+    if self.images and (image.shape != self.images[0].shape or
+                        self.bytes + image.nbytes > self.batch_bytes):
+      out.append(self._take_batch())
+    self.images.append(image)
+    self.bytes += image.nbytes
+    if len(self.images) >= self.batch_frames:
+      out.append(self._take_batch())
+    return out
+
+  def flush(self):
+    """The last, partial batch ([] if none)."""
+    return [self._take_batch()] if self.images else []
 
 
 def _time(frame, default):

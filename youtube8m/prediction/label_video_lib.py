@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from youtube8m.common import checks
+from youtube8m.common import plots
 from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import segment_readers
@@ -65,7 +66,9 @@ class LabelConfig:
       "", "Frame-level model: draw the top classes' segment scores over "
       "time into this PNG. With several videos, '{video}' in the name is "
       "replaced by the video's file name (without extension); without it, "
-      "PATH.png becomes PATH-<video>.png, one file a video.")
+      "PATH.png becomes PATH-<video>.png, one file a video. Needs "
+      "matplotlib (pip install 'youtube8m[plots]').",
+      plots.requires_matplotlib)
   timeline_classes: int = settings.setting(
       5, "Classes drawn in --timeline_png (the video's best).",
       checks.positive_int)

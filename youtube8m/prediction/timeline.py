@@ -1,118 +1,55 @@
-"""A picture of class scores over a video's time, drawn with numpy as a PNG.
+"""A picture of class scores over a video's time (matplotlib, PNG).
 
-`render(title, starts, series)` draws one line a class through its scores at
-the segment start seconds (a small square at every segment), on axes with
-ticks (x: seconds from the start of the video, y: score 0 to 1) and a grid,
-with a legend below the plot (the class's colour, name and whole-video
-score). `encode_png` turns the RGB array into PNG bytes (tf.io.encode_png):
-no plotting library is needed.
+`figure(title, starts, series)` draws each class's segment scores as a
+step line: a segment's score holds from its start to its end (the next
+start, or the video's end), with a marker in the segment's middle, so a
+change is drawn where the segments say it is. x: time in the video (seconds,
+or minutes:seconds past 10 minutes); y: score 0 to 1. A legend below the
+plot gives each class's colour, name and whole-video score. `png` returns
+the PNG bytes of that figure.
 """
 
 import collections
 
 import numpy as np
-import tensorflow as tf
 
-from youtube8m.prediction import bitmap_font
+from youtube8m.common import plots
 
-WIDTH = 800
-PLOT_LEFT, PLOT_RIGHT = 64, WIDTH - 24  # the plot's pixel columns
-PLOT_TOP, PLOT_HEIGHT = 44, 300
-PLOT_BOTTOM = PLOT_TOP + PLOT_HEIGHT  # the x axis row
-LEGEND_TOP = PLOT_BOTTOM + 44
-LEGEND_ROW = 16
-BACKGROUND = (255, 255, 255)
-INK = (0, 0, 0)
-GRID = (225, 225, 225)
-# Line colours, told apart also by people with red-green colour blindness
-# for the first few; classes beyond the palette reuse it.
-COLORS = ((0, 90, 200), (230, 120, 0), (20, 150, 60), (200, 30, 60),
-          (130, 60, 180), (120, 80, 40), (220, 90, 170), (0, 150, 160),
-          (140, 140, 0), (100, 100, 100))
+WIDTH_INCHES = 8.0  # 800 pixels wide
+_PLOT_INCHES = 3.4  # the axes, title and x label
+_LEGEND_ROW_INCHES = 0.24
+_MARKERS = "osD^vP*Xph"  # a second cue besides colour
+_TITLE_CHARACTERS = 76  # what fits the width at 12 points
+_MOST_MARKERS = 40  # a line's markers; more would hide the line
 
 # One class's line: its name, whole-video score and scores [N] by segment.
 Series = collections.namedtuple("Series", "name score values")
 
 
-def color(index):
-  return COLORS[index % len(COLORS)]
+def _minutes(seconds, _=None):
+  seconds = int(round(seconds))
+  return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def height(num_series):
-  return LEGEND_TOP + max(1, num_series) * LEGEND_ROW + 8
-
-
-def _nice_step(span, most_ticks):
-  """The smallest of 1, 2, 5, 10, 15, 30, 60, ... s giving <= most_ticks."""
-  for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
+def _minute_step(span, most_ticks=10):
+  """Whole minutes between ticks: the least of 1, 2, 5, 10, 15, 30, 60, ...
+  minutes giving at most most_ticks ticks."""
+  for step in (60, 120, 300, 600, 900, 1800, 3600):
     if span / step <= most_ticks:
       return step
   return 3600 * int(np.ceil(span / 3600 / most_ticks))
 
 
-def _x_pixels(seconds, span):
-  width = PLOT_RIGHT - PLOT_LEFT
-  return PLOT_LEFT + np.round(np.asarray(seconds, np.float64) / span *
-                              width).astype(int)
+def _short(text, limit=_TITLE_CHARACTERS):
+  """text, its middle cut out when too long (both ends tell the most)."""
+  if len(text) <= limit:
+    return text
+  head = (limit - 1) // 2
+  return text[:head] + "\u2026" + text[len(text) - (limit - 1 - head):]
 
 
-def _y_pixels(scores):
-  scores = np.clip(np.nan_to_num(np.asarray(scores, np.float64)), 0, 1)
-  return PLOT_BOTTOM - np.round(scores * PLOT_HEIGHT).astype(int)
-
-
-def _fill(image, top, left, bottom, right, rgb):
-  """Paints rows top..bottom-1, columns left..right-1 (clipped)."""
-  h, w = image.shape[:2]
-  image[max(top, 0):min(bottom, h), max(left, 0):min(right, w)] = rgb
-
-
-def _line(image, x0, y0, x1, y1, rgb, thickness=2):
-  """A straight line of `thickness` pixels from (x0, y0) to (x1, y1)."""
-  steps = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
-  xs = np.round(np.linspace(x0, x1, steps)).astype(int)
-  ys = np.round(np.linspace(y0, y1, steps)).astype(int)
-  h, w = image.shape[:2]
-  for dy in range(thickness):
-    for dx in range(thickness):
-      x, y = xs + dx - thickness // 2, ys + dy - thickness // 2
-      keep = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-      image[y[keep], x[keep]] = rgb
-
-
-def _axes(image, span):
-  # y: 0, 0.25, ..., 1 with grid lines and labels left of the axis.
-  for tick in np.linspace(0, 1, 5):
-    y = int(_y_pixels([tick])[0])
-    if tick > 0:
-      _fill(image, y, PLOT_LEFT + 1, y + 1, PLOT_RIGHT + 1, GRID)
-    _fill(image, y, PLOT_LEFT - 5, y + 1, PLOT_LEFT, INK)
-    label = f"{tick:.2f}"
-    bitmap_font.draw(image, label, PLOT_LEFT - 8 -
-                     bitmap_font.text_width(label), y - 3, INK)
-  # x: seconds, at a step giving at most 10 ticks.
-  step = _nice_step(span, 10)
-  for seconds in np.arange(0, span + 1e-9, step):
-    x = int(_x_pixels([seconds], span)[0])
-    if seconds > 0:
-      _fill(image, PLOT_TOP, x, PLOT_BOTTOM, x + 1, GRID)
-    _fill(image, PLOT_BOTTOM + 1, x, PLOT_BOTTOM + 6, x + 1, INK)
-    label = (f"{int(seconds)}" if span < 600 else
-             f"{int(seconds) // 60}:{int(seconds) % 60:02d}")
-    bitmap_font.draw(image, label, x - bitmap_font.text_width(label) // 2,
-                     PLOT_BOTTOM + 9, INK)
-  _fill(image, PLOT_TOP, PLOT_LEFT, PLOT_BOTTOM + 1, PLOT_LEFT + 1, INK)
-  _fill(image, PLOT_BOTTOM, PLOT_LEFT, PLOT_BOTTOM + 1, PLOT_RIGHT + 1, INK)
-  caption = ("segment start (seconds)" if span < 600 else
-             "segment start (minutes:seconds)")
-  bitmap_font.draw(image, caption, (PLOT_LEFT + PLOT_RIGHT -
-                                    bitmap_font.text_width(caption)) // 2,
-                   PLOT_BOTTOM + 22, INK)
-  bitmap_font.draw(image, "score", 8, PLOT_TOP - 16, INK)
-
-
-def render(title, starts, series, segment_seconds=5, end_seconds=None):
-  """The picture as uint8 [height(len(series)), WIDTH, 3] RGB.
+def figure(title, starts, series, segment_seconds=5, end_seconds=None):
+  """The timeline as a matplotlib Figure.
 
   Args:
     title: drawn above the plot (cut to fit).
@@ -122,32 +59,60 @@ def render(title, starts, series, segment_seconds=5, end_seconds=None):
     end_seconds: where the x axis ends (the video's length); default the
       end of the last segment.
   """
+  # pylint: disable=g-import-not-at-top,import-outside-toplevel
+  from matplotlib import legend_handler
+  from matplotlib import ticker
+  # pylint: enable=g-import-not-at-top,import-outside-toplevel
   starts = np.asarray(starts, np.float64)
-  image = np.empty([height(len(series)), WIDTH, 3], np.uint8)
-  image[:] = BACKGROUND
   if end_seconds is None:
     end_seconds = starts.max() + segment_seconds if starts.size else 0
   span = float(max(end_seconds, starts.max() if starts.size else 0, 1))
-  _axes(image, span)
-  bitmap_font.draw(image, bitmap_font.fit(title, WIDTH - 16, 2), 8, 8, INK,
-                   scale=2)
-  xs = _x_pixels(starts, span)
+  # Each segment ends at the next start, the last at its length (or the
+  # video's end, when that comes first).
+  ends = np.minimum(np.append(starts[1:], starts[-1:] + segment_seconds),
+                    span) if starts.size else starts
+  fig = plots.figure(WIDTH_INCHES, _PLOT_INCHES +
+                     _LEGEND_ROW_INCHES * max(1, len(series)))
+  ax = fig.add_subplot()
+  handles, labels = [], []
   for index, line in enumerate(series):
-    rgb = color(index)
-    ys = _y_pixels(line.values)
-    for k in range(len(xs) - 1):
-      _line(image, xs[k], ys[k], xs[k + 1], ys[k + 1], rgb)
-    for x, y in zip(xs, ys):
-      _fill(image, y - 2, x - 2, y + 3, x + 3, rgb)
-    top = LEGEND_TOP + index * LEGEND_ROW
-    _line(image, PLOT_LEFT, top + 4, PLOT_LEFT + 28, top + 4, rgb, 3)
-    _fill(image, top + 2, PLOT_LEFT + 12, top + 7, PLOT_LEFT + 17, rgb)
-    text = f"{line.name}  (video score {line.score:.3f})"
-    bitmap_font.draw(image, bitmap_font.fit(text, PLOT_RIGHT - PLOT_LEFT -
-                                            40), PLOT_LEFT + 38, top, INK)
-  return image
+    values = np.clip(np.nan_to_num(np.asarray(line.values, np.float64)), 0, 1)
+    if not values.size:
+      continue
+    (steps,) = ax.step(np.append(starts, ends[-1]),
+                       np.append(values, values[-1]), where="post",
+                       color=plots.color(index), linewidth=2)
+    (marks,) = ax.plot((starts + ends) / 2, values, linestyle="none",
+                       marker=_MARKERS[index % len(_MARKERS)], markersize=5,
+                       color=plots.color(index),
+                       markevery=max(1, len(values) // _MOST_MARKERS))
+    handles.append((steps, marks))  # the legend shows both, overlaid
+    labels.append(f"{line.name}  (video score {line.score:.3f})")
+  ax.set_xlim(0, span)
+  ax.set_ylim(0, 1.02)
+  ax.yaxis.set_major_locator(ticker.MultipleLocator(0.25))
+  ax.grid(True, color="#e0e0e0")
+  ax.set_axisbelow(True)
+  if span < 600:
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(10, steps=[1, 2, 5, 10],
+                                                  integer=True))
+    unit = "seconds"
+  else:  # ticks on whole minutes, labelled m:ss
+    ax.xaxis.set_major_locator(ticker.MultipleLocator(_minute_step(span)))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(_minutes))
+    unit = "minutes:seconds"
+  ax.set_xlabel(f"time in the video ({unit}); a step is one "
+                f"{segment_seconds:g}-second segment")
+  ax.set_ylabel("score")
+  ax.set_title(_short(title), loc="left", fontsize=12)
+  if handles:
+    fig.legend(handles, labels, loc="outside lower left", frameon=False,
+               ncols=1, fontsize=9, handlelength=2.5,
+               handler_map={tuple: legend_handler.HandlerTuple(ndivide=1)})
+  return fig
 
 
-def encode_png(image):
-  """PNG bytes of an RGB uint8 image [H, W, 3]."""
-  return tf.io.encode_png(tf.constant(image, tf.uint8)).numpy()
+def png(title, starts, series, segment_seconds=5, end_seconds=None):
+  """PNG bytes of `figure(...)` (WIDTH_INCHES * 100 pixels wide)."""
+  return plots.png_bytes(figure(title, starts, series, segment_seconds,
+                                end_seconds))
