@@ -7,10 +7,10 @@ r"""Writes Kaggle predictions: `python inference.py --input_data_pattern=...`.
 The model comes from --train_dir (latest checkpoint), --saved_model_dir (an
 export) or --input_model_tgz (made by --output_model_tgz). With
 --segment_labels it writes the 2019 `Class,Segments` file instead
-(segment_inference).
+(segment_inference). Flags are checked before TensorFlow is imported.
 """
 
-from absl import flags
+import dataclasses
 
 # Before TensorFlow is imported: its start-up lines are filtered out.
 from youtube8m.common import console  # pylint: disable=g-bad-import-order
@@ -20,30 +20,27 @@ console.quiet()
 from youtube8m.common import cli
 from youtube8m.common import settings
 from youtube8m.models import model_config
-from youtube8m.prediction import inference_lib
-from youtube8m.prediction import segment_inference
+from youtube8m.prediction import inference_config
 
-FLAGS = flags.FLAGS
-settings.define_flags(segment_inference.SegmentInferenceConfig)
-flags.DEFINE_bool("segment_labels", False,
-                  "2019 task: cut frame-level videos into 5-second segments "
-                  "and write Class,Segments rows (a frame-level checkpoint).")
+settings.define_flags(inference_config.SegmentInferenceConfig)
 model_config.define_flags()
 
 
 def main(argv):
   cli.check_no_positional_args(argv)
-  if FLAGS.output_file and not FLAGS.input_data_pattern:
+  config = model_config.from_flags(inference_config.SegmentInferenceConfig)
+  if config.output_file and not config.input_data_pattern:
     raise cli.UsageError("--input_data_pattern is required")
-  values, explicit = model_config.flags_given()
-  if FLAGS.segment_labels:
-    segment_inference.infer_segments(settings.from_flags(
-        segment_inference.SegmentInferenceConfig, model_flags=values,
-        explicit_flags=frozenset(explicit)))
+  # TensorFlow loads here, once the command line has passed every check.
+  # pylint: disable=g-import-not-at-top
+  if config.segment_labels:
+    from youtube8m.prediction import segment_inference
+    segment_inference.infer_segments(config)
   else:
-    inference_lib.infer(settings.from_flags(
-        inference_lib.InferenceConfig, model_flags=values,
-        explicit_flags=frozenset(explicit)))
+    from youtube8m.prediction import inference_lib
+    video_level = {f.name: getattr(config, f.name) for f in
+                   dataclasses.fields(inference_config.InferenceConfig)}
+    inference_lib.infer(inference_config.InferenceConfig(**video_level))
 
 
 if __name__ == "__main__":

@@ -16,19 +16,35 @@ any model flags without training (docs/models.md has the published
 settings' figures).
 """
 
+import dataclasses
 import json
 
+# Before TensorFlow is imported: its start-up lines are filtered out.
+from youtube8m.common import console  # pylint: disable=g-bad-import-order
+
+console.quiet()
+
 from youtube8m.common import cli
-from youtube8m.models import builders
 from youtube8m.models import model_config
-from youtube8m.models import size as size_lib
+
+
+@dataclasses.dataclass
+class SizeConfig:
+  """model_size reads the model flags only."""
+  model_flags: dict = dataclasses.field(
+      default_factory=model_config.all_defaults)
+  explicit_flags: frozenset = frozenset()
 
 
 def main(argv):
   """Prints the size of the model the model flags describe."""
   cli.check_no_positional_args(argv)
-  values, _ = model_config.flags_given()
-  model, _ = builders.build_model(model_config.normalize(values))
+  config = model_config.from_flags(SizeConfig)
+  # TensorFlow loads here, once the command line has passed every check.
+  # pylint: disable=g-import-not-at-top
+  from youtube8m.models import builders
+  from youtube8m.models import size as size_lib
+  model, _ = builders.build_model(model_config.normalize(config.model_flags))
   sizes = size_lib.size(model)
   print(size_lib.describe(sizes))
   print(json.dumps(sizes, sort_keys=True))

@@ -7,20 +7,11 @@ Video level (2017/2018), the CSV inference.py writes:
 
 prints GAP@top_k, Hit@1, PERR and MAP (over the classes with positives) in
 one line, then one JSON line. The metrics are eval_util's, so they equal
-eval.py's on the same videos: each video's top_k pairs are pooled, and
-recall counts all of its positives, also those it did not predict; equal
-scores are averaged over their orders (eval_util's rules), the row's order
-only deciding which tied pairs make a top_k cut. Hit@1 and PERR use every
-pair of the row. A labelled video without a row scores as a video with no
-prediction (it is counted and reported); a row for an unknown video is an
-error unless --ignore_unknown_ids.
-
-Files: predictions `VideoId,LabelConfidencePairs`, then `id,cls score ...`;
-labels `VIDEO_ID,LABEL1 LABEL2 ...` per line (synthetic.write_labels_csv),
-optionally under a Kaggle-style `VideoId,Labels` header.
+eval.py's on the same videos (score_lib.py has the rules).
 
 Segment level (2019): the `Class,Segments` file against rated records, MAP@N
-by segment_eval_lib's scorer:
+by segment_eval_lib's scorer (the one way to score a segment submission;
+`python -m youtube8m.segment_eval` is its alias with the old flag names):
 
   python -m youtube8m.score --segment_labels --predictions=segments.csv \
       --labels='/data/segment/validate*.tfrecord' [--top_n=100000]
@@ -35,22 +26,23 @@ console.quiet()
 
 from youtube8m.common import cli
 from youtube8m.common import settings
-from youtube8m.evaluation import score_lib
+from youtube8m.evaluation import score_config
+
+
+def define_flags():
+  settings.define_flags(score_config.ScoreConfig)
 
 
 def main(argv):
   cli.check_no_positional_args(argv)
-  config = settings.validate(settings.from_flags(score_lib.ScoreConfig))
-  if not config.predictions or not config.labels:
-    raise cli.UsageError("--predictions and --labels are required")
-  if config.segment_labels:
-    result = score_lib.score_segments(config)
-  else:
-    result = score_lib.score_videos(config)
+  config = settings.validate(settings.from_flags(score_config.ScoreConfig))
+  # TensorFlow loads here, once the command line has passed every check.
+  from youtube8m.evaluation import score_lib  # pylint: disable=g-import-not-at-top
+  result = score_lib.score(config)
   print(score_lib.summary_line(result, config.segment_labels))
   print(json.dumps(result, sort_keys=True))
 
 
 if __name__ == "__main__":
-  settings.define_flags(score_lib.ScoreConfig)
+  define_flags()
   cli.run(main)

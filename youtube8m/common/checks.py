@@ -5,6 +5,7 @@ bad command line fails in one line before anything is written. `None` is
 accepted by the `optional` wrapper for settings whose default is None.
 """
 
+import difflib
 import math
 import numbers
 
@@ -50,12 +51,38 @@ def fraction(flag, value):
     raise bad_flag(flag, value, "expected a number in [0, 1)")
 
 
+def closest(value, names):
+  """The suffix \" (did you mean 'X'?)\" for the names nearest `value`, or ''.
+
+  Nearest: names that contain the value (`adam` -> AdamOptimizer), else
+  difflib's close matches, case ignored.
+  """
+  by_case = {str(name).lower(): name for name in names}
+  typed = str(value).strip().lower()
+  matches = [n for n in by_case if len(typed) >= 3 and typed in n][:2]
+  if not matches:
+    matches = difflib.get_close_matches(typed, list(by_case), n=2,
+                                        cutoff=0.6)
+  if not matches:
+    return ""
+  return " (did you mean " + " or ".join(
+      f"'{by_case[m]}'" for m in matches) + "?)"
+
+
 def choice(choices):
-  """Check factory: the value is one of `choices`."""
+  """Check factory: the value is one of `choices` (else the nearest ones
+  are suggested)."""
   def check(flag, value):
     if value not in choices:
-      raise bad_flag(flag, value, f"use one of {', '.join(choices)}")
+      raise bad_flag(flag, value, f"use one of {', '.join(map(str, choices))}"
+                     + closest(value, choices))
   return check
+
+
+def required(flag, value):
+  """Check: a value was given (not None or an empty string)."""
+  if value is None or (isinstance(value, str) and not value.strip()):
+    raise utils.Yt8mError(f"--{flag} is required")
 
 
 def optional(check):

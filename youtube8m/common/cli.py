@@ -4,6 +4,7 @@ import errno
 import sys
 
 from absl import app
+from absl import flags
 from absl import logging
 
 from youtube8m.common import utils
@@ -80,12 +81,26 @@ def run(main, argv=None):
       sys.exit(1)
 
   try:
-    app.run(guarded, argv=argv)
+    app.run(guarded, argv=argv, flags_parser=parse_flags)
   except SystemExit as e:
     # absl exits 1 after printing --help; asking for help is no failure.
     if e.code == 1 and _HELP_ARGS & set((argv or sys.argv)[1:]):
       sys.exit(0)
     raise
+
+
+def parse_flags(argv):
+  """absl's flag parsing, with a bad flag reported as one `error:` line.
+
+  absl's own message (an unknown flag with the nearest names, a value of
+  the wrong type) is kept; its traceback-like FATAL banner is not.
+  """
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    message = " ".join(str(e).split())
+    print(f"error: {message} (--help lists the flags)", file=sys.stderr)
+    sys.exit(1)
 
 
 _HELP_ARGS = {"--help", "-help", "-h", "-?", "--helpshort", "--helpfull",

@@ -8,6 +8,9 @@ are written in one place, and the library can be called without absl.
 
 Fields made with plain `dataclasses.field` (no help) are not flags: they
 carry values the front end computes (model flags, Vertex AI directories).
+
+This module and the config modules that use it import no TensorFlow, so a
+command answers --help and reports a bad setting before TensorFlow loads.
 """
 
 import dataclasses
@@ -15,14 +18,17 @@ import typing
 
 from absl import flags
 
+from youtube8m.common import checks
+
 _HELP = "help"
 _CHECK = "check"
+_REQUIRED = "required"
 # Flags defined through this module belong to the module that asked for them
 # (the script), so the script's --help lists them.
 flags.disclaim_key_flags()
 
 
-def setting(default, help, check=None, **kwargs):  # pylint: disable=redefined-builtin
+def setting(default, help, check=None, required=False, **kwargs):  # pylint: disable=redefined-builtin
   """A dataclass field that is also a command-line flag with this help.
 
   Args:
@@ -30,18 +36,37 @@ def setting(default, help, check=None, **kwargs):  # pylint: disable=redefined-b
     help: the --help text.
     check: optional `check(flag, value)` from youtube8m.common.checks, run by
       `validate` before a workflow writes anything.
+    required: the setting must be given (not None or ""): `validate` says
+      "--name is required" before any other check runs.
   """
-  return dataclasses.field(default=default,
-                           metadata={_HELP: help, _CHECK: check}, **kwargs)
+  if required:
+    help = f"{help} (required)"
+  return dataclasses.field(
+      default=default, metadata={_HELP: help, _CHECK: check,
+                                 _REQUIRED: bool(required)}, **kwargs)
 
 
 def validate(config):
-  """Raises Yt8mError naming the first setting of `config` with a bad value."""
-  for field in flag_fields(type(config)):
+  """Raises Yt8mError naming the first setting of `config` with a bad value.
+
+  Missing required settings are reported first, then the checks run in
+  definition order.
+  """
+  fields = flag_fields(type(config))
+  for field in fields:
+    if field.metadata.get(_REQUIRED):
+      checks.required(field.name, getattr(config, field.name))
+  for field in fields:
     check = field.metadata.get(_CHECK)
     if check is not None:
       check(field.name, getattr(config, field.name))
   return config
+
+
+def required_names(config_class):
+  """Names of the settings of `config_class` that must be given."""
+  return [f.name for f in flag_fields(config_class)
+          if f.metadata.get(_REQUIRED)]
 
 
 def flag_fields(config_class):

@@ -13,13 +13,12 @@ import time
 from absl import logging
 import tensorflow as tf
 
-from youtube8m.common import checks
-from youtube8m.common import plots
 from youtube8m.common import progress
 from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import readers
 from youtube8m.data import tfrecords
+from youtube8m.evaluation import eval_config
 from youtube8m.evaluation import eval_report
 from youtube8m.evaluation import eval_util
 from youtube8m.models import builders
@@ -149,43 +148,9 @@ def log_and_summarize(metrics, global_step, writer=None, prefix=""):
     writer.flush()
 
 
-@dataclasses.dataclass
-class EvalConfig:
-  """Every eval.py setting."""
-  train_dir: str = settings.setting(
-      "/tmp/yt8m_model/", "The training directory (checkpoints, "
-      "model_flags.json).")
-  eval_data_pattern: str = settings.setting(
-      "", "Glob of evaluation TFRecords (local or gs://).")
-  batch_size: int = settings.setting(1024, "Examples per batch.",
-      check=checks.positive_int)
-  num_readers: int = settings.setting(8, "Files read in parallel.",
-      check=checks.positive_int)
-  run_once: bool = settings.setting(
-      False, "Evaluate the latest checkpoint once and exit.")
-  top_k: int = settings.setting(20, "Predictions per video for GAP/mAP.",
-      check=checks.positive_int)
-  eval_poll_secs: float = settings.setting(
-      30, "Seconds between looks for a new checkpoint.",
-      check=checks.positive)
-  eval_timeout_secs: float = settings.setting(
-      None, "Stop after this many seconds without a new checkpoint "
-      "(default: wait forever).",
-      check=checks.optional(checks.positive))
-  eval_summary_dir: str = settings.setting(
-      None, "Where TensorBoard scalars go (default: train_dir/eval, or "
-      "train_dir/eval_segments with --segment_labels).")
-  report_file: str = settings.setting(
-      "", "Also write each checkpoint's metrics and figures to this "
-      "self-contained HTML page ({step} in the name: one page per step; "
-      "video level only). Needs matplotlib (pip install "
-      "'youtube8m[plots]').", plots.requires_matplotlib)
-  vocabulary_file: str = settings.setting(
-      "", "Label names for the best/worst class tables (default: the "
-      "shipped vocabulary.csv, label_names_2017.csv for 4716 classes).")
-  model_flags: dict = dataclasses.field(
-      default_factory=model_config.all_defaults)
-  explicit_flags: frozenset = frozenset()
+# eval.py's settings, in eval_config.py (no TensorFlow there: the command
+# checks them before TensorFlow loads).
+EvalConfig = eval_config.EvalConfig
 
 
 def model_and_data(config, flags, segment_labels=False):

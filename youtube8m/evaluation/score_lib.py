@@ -27,55 +27,25 @@ by segment_eval_lib's scorer:
 """
 
 import array
-import dataclasses
-import json
 import math
 
 import numpy as np
 import tensorflow as tf
 
-from youtube8m.common import checks
-from youtube8m.common import plots
-from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import submissions
 from youtube8m.evaluation import eval_report
 from youtube8m.evaluation import eval_util
+from youtube8m.evaluation import score_config
 from youtube8m.evaluation import segment_eval_lib
 
 PREDICTIONS_HEADER = submissions.CSV_HEADER.strip()
 _LABEL_HEADER_IDS = {"videoid", "video_id", "id"}
 
 
-@dataclasses.dataclass
-class ScoreConfig:
-  """Every setting of `python -m youtube8m.score`."""
-  predictions: str = settings.setting(
-      "", "The predictions CSV (VideoId,LabelConfidencePairs; with "
-      "--segment_labels: Class,Segments). Local or gs://.")
-  labels: str = settings.setting(
-      "", "Ground truth: a VIDEO_ID,LABEL1 LABEL2 ... CSV (with "
-      "--segment_labels: a glob of rated segment TFRecords).")
-  segment_labels: bool = settings.setting(
-      False, "Score a 2019 Class,Segments file: segment MAP@top_n.")
-  top_k: int = settings.setting(
-      20, "Pairs per video that count for GAP and MAP (Kaggle: GAP@20).",
-      check=checks.positive_int)
-  top_n: int = settings.setting(
-      100000, "Segments per class that count (--segment_labels; Kaggle: "
-      "100,000).", check=checks.positive_int)
-  num_classes: int = settings.setting(
-      3862, "Class ids must be below this (4716 for 2017 data).",
-      check=checks.positive_int)
-  ignore_unknown_ids: bool = settings.setting(
-      False, "Skip (and count) rows for videos absent from --labels "
-      "instead of failing.")
-  report_file: str = settings.setting(
-      "", "Also write an HTML page with the PR curve and per-class APs "
-      "(needs matplotlib: pip install 'youtube8m[plots]').",
-      plots.requires_matplotlib)
-  vocabulary_file: str = settings.setting(
-      "", "Label names for --report_file (default: the shipped one).")
+# The scorer's settings, in score_config.py (no TensorFlow there: the command
+# checks them before TensorFlow loads).
+ScoreConfig = score_config.ScoreConfig
 
 
 def _lines(path):
@@ -341,3 +311,10 @@ def summary_line(result, segment_labels=False):
           f"{result['map']:.6f} over {result['num_classes']} classes | "
           f"{result['num_videos']} videos" +
           (f" ({'; '.join(notes)})" if notes else ""))
+
+
+def score(config):
+  """The result dict of a ScoreConfig: segment or video level."""
+  if config.segment_labels:
+    return score_segments(config)
+  return score_videos(config)

@@ -250,8 +250,8 @@ def format_seconds(seconds):
   return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def extract(videos, extractor, output, frames_per_second=1.0, max_frames=300,
-            num_shards=1, keys=feature_records.DEFAULT_KEYS, zero_audio=True,
+def extract(videos, extractor, output, *, frames_per_second=1.0,
+            max_frames=300, num_shards=1, keys=feature_records.DEFAULT_KEYS, zero_audio=True,
             frame_level=True, batch_size=32, report=print):
   """Extracts features of videos [(path, labels)] into output's shards.
 

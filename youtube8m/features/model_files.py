@@ -29,19 +29,19 @@ import tensorflow as tf
 
 from youtube8m.common import outputs
 from youtube8m.common import utils
+from youtube8m.features import extract_config
 
-INCEPTION_URL = ("http://download.tensorflow.org/models/image/imagenet/"
-                 "inception-2015-12-05.tgz")
-PCA_URL = "http://data.yt8m.org/yt8m_pca.tgz"
-VGGISH_PCA_URL = "https://storage.googleapis.com/audioset/vggish_pca_params.npz"
-VGGISH_MODEL_URL = "https://tfhub.dev/google/vggish/1"
+# The published files (their names and URLs are the settings' defaults).
+INCEPTION_URL = extract_config.INCEPTION_URL
+PCA_URL = extract_config.PCA_URL
+VGGISH_PCA_URL = extract_config.VGGISH_PCA_URL
+VGGISH_MODEL_URL = extract_config.VGGISH_MODEL_URL
 DEFAULT_URLS = {"inception": INCEPTION_URL, "pca": PCA_URL,
                 "vggish_pca": VGGISH_PCA_URL}
-
-INCEPTION_GRAPH = "classify_image_graph_def.pb"
-PCA_FILES = ("mean.npy", "eigenvals.npy", "eigenvecs.npy")
-VGGISH_DIR = "vggish"
-VGGISH_PCA_FILE = "vggish_pca_params.npz"
+INCEPTION_GRAPH = extract_config.INCEPTION_GRAPH
+PCA_FILES = extract_config.PCA_FILES
+VGGISH_DIR = extract_config.VGGISH_DIR
+VGGISH_PCA_FILE = extract_config.VGGISH_PCA_FILE
 
 # Where each model file is: the visual files always, audio ones or None.
 ModelPaths = collections.namedtuple(
@@ -191,39 +191,13 @@ def locate(model_dir, vggish_model="", vggish_pca_params="", download=True,
                     pca)
 
 
-def define_flags():
-  """The flags naming the model files (extract_features, label_video)."""
-  from absl import flags  # pylint: disable=import-outside-toplevel
-  flags.DEFINE_string("model_dir", os.path.join(os.path.expanduser("~"),
-                                                "yt8m"),
-                      "Directory of the model files (local or gs://): "
-                      f"{INCEPTION_GRAPH}, {', '.join(PCA_FILES)}, "
-                      "downloaded here when missing; optionally "
-                      f"{VGGISH_DIR}/ and {VGGISH_PCA_FILE}.")
-  flags.DEFINE_string("vggish_model", "",
-                      "VGGish SavedModel directory (TF Hub vggish "
-                      "signature). Default: <model_dir>/vggish, used when "
-                      "present.")
-  flags.DEFINE_string("vggish_pca_params", "",
-                      "AudioSet's vggish_pca_params.npz. Default: "
-                      "<model_dir>/vggish_pca_params.npz (downloaded when "
-                      "missing and a VGGish model is used).")
-  flags.DEFINE_bool("download", True,
-                    "Fetch missing model files from their published URLs.")
-  flags.DEFINE_string("inception_url", INCEPTION_URL,
-                      f"Where {INCEPTION_GRAPH} is fetched from.")
-  flags.DEFINE_string("pca_url", PCA_URL,
-                      f"Where {', '.join(PCA_FILES)} are fetched from.")
-  flags.DEFINE_string("vggish_pca_url", VGGISH_PCA_URL,
-                      f"Where {VGGISH_PCA_FILE} is fetched from.")
-
-
-def options_from_flags(flag_values):
-  """Keyword arguments of Extractor.from_model_dir from the parsed flags."""
-  return dict(model_dir=flag_values.model_dir,
-              vggish_model=flag_values.vggish_model,
-              vggish_pca_params=flag_values.vggish_pca_params,
-              download=flag_values.download,
-              urls={"inception": flag_values.inception_url,
-                    "pca": flag_values.pca_url,
-                    "vggish_pca": flag_values.vggish_pca_url})
+def options(config):
+  """Keyword arguments of Extractor.from_model_dir from a ModelFilesConfig
+  (extract_config)."""
+  return dict(model_dir=config.model_dir,
+              vggish_model=config.vggish_model,
+              vggish_pca_params=config.vggish_pca_params,
+              download=config.download,
+              urls={"inception": config.inception_url,
+                    "pca": config.pca_url,
+                    "vggish_pca": config.vggish_pca_url})

@@ -10,7 +10,6 @@ lookup) or pass its dotted path, `--model=my_pkg.my_module.MyModel`; the
 registry imports the module itself. Nothing here needs editing.
 """
 
-import dataclasses
 import importlib
 
 import keras
@@ -19,82 +18,23 @@ import tensorflow as tf
 from youtube8m.common import checks
 from youtube8m.common import utils
 from youtube8m.data import raw_frames
+from youtube8m.models import catalog
 from youtube8m.models import model_utils
 
-# The model flags, one entry each, defined next to the models that read them
-# (`define_flag` calls in video_level_models.py, frame_level_models.py, ...).
-# train.py, eval.py, inference.py and export_model.py define one absl flag per
-# entry, model_flags.json records them all, and every model takes the whole
-# set as keyword arguments and uses the entries it needs.
-MODEL_FLAGS = {}
-
-_REGISTRY = {}
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelFlag:
-  """One model flag: its default, its --help text and its value check.
-
-  `check(flag, value)` raises Yt8mError naming the flag when the value is
-  invalid; None accepts any value of the default's type.
-  """
-  name: str
-  default: object
-  help: str
-  check: object = None
-
-
-def define_flag(name, default, help, check=None):  # pylint: disable=redefined-builtin
-  """Adds a model flag; returns its ModelFlag.
-
-  A module re-imported (importlib.reload, tests) may define a flag again with
-  the same default; a different default for the same name is an error.
-  """
-  flag = ModelFlag(name, default, help, check)
-  existing = MODEL_FLAGS.get(name)
-  if existing is not None and existing.default != default:
-    raise utils.Yt8mError(f"model flag --{name} is defined twice, with "
-                          f"defaults {existing.default!r} and {default!r}")
-  MODEL_FLAGS[name] = flag
-  return flag
-
-
-def model_flag_defaults():
-  """{flag: default} of every model flag, in definition order."""
-  return {name: flag.default for name, flag in MODEL_FLAGS.items()}
-
-
-# The generic value checks, under the names model modules use.
+# The model flags and their checks live in the TensorFlow-free catalog (the
+# commands read them before TensorFlow loads); these are their names here.
+MODEL_FLAGS = catalog.MODEL_FLAGS
+ModelFlag = catalog.ModelFlag
+define_flag = catalog.define_flag
+model_flag_defaults = catalog.model_flag_defaults
+check_model_flags = catalog.check_model_flags
+video_level_model = catalog.video_level_model
 bad_flag = checks.bad_flag
 positive_int, boolean, choice = checks.positive_int, checks.boolean, checks.choice
 non_negative, positive, fraction = (checks.non_negative, checks.positive,
                                     checks.fraction)
 
-
-def video_level_model(flag, value):
-  """Check: the name of a video-level model (a frame model's classifier)."""
-  try:
-    cls = get_model_class(value)
-  except utils.Yt8mError as e:
-    raise utils.Yt8mError(f"--{flag}: {e}") from e
-  if cls.frame_level:
-    video_level = [n for n in sorted(_REGISTRY)
-                   if not _REGISTRY[n].frame_level]
-    raise bad_flag(flag, value, "expected a video-level model ("
-                   f"{', '.join(video_level)})")
-
-
-def check_model_flags(**model_flags):
-  """Raises Yt8mError naming the first known model flag with a bad value."""
-  for name, value in model_flags.items():
-    flag = MODEL_FLAGS.get(name)
-    if flag is not None and flag.check is not None:
-      flag.check(name, value)
-
-
-# Read by every model that ends in a video-level classifier.
-define_flag("l2_penalty", 1e-8, "L2 penalty on the classifier weights: "
-            "l2_penalty * sum(w^2) / 2.", non_negative)
+_REGISTRY = {}
 
 
 class BaseModel(keras.Model):
@@ -202,6 +142,11 @@ def register(cls):
   if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
     raise TypeError(f"models.register: {cls!r} is not a BaseModel subclass")
   name = cls.__name__
+  builtin = catalog.builtin_module(name)
+  if builtin is not None and cls.__module__ != builtin:
+    raise utils.Yt8mError(
+        f"model name '{name}' is a built-in model of {builtin}; rename "
+        f"{cls.__module__}.{name}")
   existing = _REGISTRY.get(name)
   # Re-importing a module (importlib.reload, tests) re-registers its classes.
   if existing is not None and (existing.__module__ != cls.__module__):
@@ -213,8 +158,8 @@ def register(cls):
 
 
 def registered_names():
-  """Sorted names of the registered models."""
-  return sorted(_REGISTRY)
+  """Sorted names of the registered models, the built-in ones included."""
+  return sorted(set(_REGISTRY) | set(catalog.BUILTIN_MODELS))
 
 
 def _import_model_class(path):
@@ -244,14 +189,15 @@ def _import_model_class(path):
 def get_model_class(name):
   """The model class for a registered name or a `module.Class` path."""
   name = str(name).strip()
+  if name not in _REGISTRY and catalog.builtin_module(name):
+    # Built-in models are imported when first asked for (this module never
+    # imports its subclasses; their module registers them).
+    importlib.import_module(catalog.builtin_module(name))
   if name in _REGISTRY:
     return _REGISTRY[name]
   if "." in name:
     return _import_model_class(name)
-  raise utils.Yt8mError(
-      f"unknown model '{name}'; registered models: "
-      f"{', '.join(registered_names())} (or give the dotted path of your own "
-      "BaseModel subclass, e.g. --model=my_pkg.my_module.MyModel)")
+  raise catalog.unknown_model(name, registered_names())
 
 
 def build_model(model_name, num_classes, **model_flags):

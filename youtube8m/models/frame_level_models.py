@@ -14,33 +14,8 @@ from youtube8m.models import model_utils
 # Registers MoeModel, the default classifier of the frame models.
 from youtube8m.models import video_level_models  # noqa: F401
 
-base.define_flag("iterations", 30, "Frames DbofModel samples per video.",
-                 base.positive_int)
-base.define_flag("dbof_add_batch_norm", True, "Batch-normalize the DbofModel "
-                 "input and projections (instead of biases).",
-                 base.boolean)
-base.define_flag("sample_random_frames", True, "DbofModel training samples "
-                 "random frames with replacement; false: a random run of "
-                 "consecutive frames. Evaluation never samples randomly.",
-                 base.boolean)
-base.define_flag("dbof_cluster_size", 8192, "Width of the DbofModel cluster "
-                 "projection.", base.positive_int)
-base.define_flag("dbof_hidden_size", 1024, "Width of the DbofModel hidden "
-                 "projection.", base.positive_int)
-base.define_flag("dbof_pooling_method", "max", "DbofModel pooling over "
-                 "frames: max or average.",
-                 base.choice(model_utils.POOLING_METHODS))
-base.define_flag("dbof_activation", "sigmoid", "DbofModel activation: "
-                 "sigmoid or relu6.",
-                 base.choice(tuple(model_utils.ACTIVATIONS)))
-base.define_flag("video_level_classifier_model", "MoeModel", "Video-level "
-                 "model that classifies the pooled features of a "
-                 "frame-level model (DbofModel, LstmModel, ...).",
-                 base.video_level_model)
-base.define_flag("lstm_cells", 1024, "Units per LSTM layer in LstmModel.",
-                 base.positive_int)
-base.define_flag("lstm_layers", 2, "Stacked LSTM layers in LstmModel.",
-                 base.positive_int)
+# Flags: iterations, dbof_*, sample_random_frames, lstm_*,
+# video_level_classifier_model (catalog.py).
 
 
 def _build_classifier(model_name, num_classes, model_flags):

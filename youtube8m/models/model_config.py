@@ -3,49 +3,57 @@
 train.py writes it at start; eval.py, inference.py and export rebuild the
 model from it, so users need not retype flags. Flags given again must agree
 with it; a flag given with another value is a one-line error.
+
+The commands' side (`define_flags`, `from_flags`) imports no TensorFlow:
+they define, parse and check these flags before TensorFlow loads.
 """
 
 import json
 import os
+import sys
 
 from absl import flags
-import tensorflow as tf
 
-from youtube8m import models
-from youtube8m.common import outputs
+from youtube8m.common import checks
 from youtube8m.common import settings
 from youtube8m.common import utils
+from youtube8m.models import catalog
+
+# Flags defined here belong to the command that asks for them (its --help).
+flags.disclaim_key_flags()
 
 FILENAME = "model_flags.json"
 
 # Flags describing the data the model reads and its loss, recorded beside
 # the model flags (models.MODEL_FLAGS) in model_flags.json.
 DATA_FLAGS = {flag.name: flag for flag in (
-    models.ModelFlag(
+    catalog.ModelFlag(
         "model", "LogisticModel",
         "Model class: a registered name (video level: LogisticModel, "
         "MoeModel; frame level: FrameLevelLogisticModel, DbofModel, "
         "LstmModel, NetVLADModel, NeXtVLADModel, MixNeXtVLADModel, "
         "NetFVModel, SoftDbofModel) or a dotted path to your own BaseModel "
-        "subclass (my_pkg.my_module.MyModel)."),
-    models.ModelFlag(
+        "subclass (my_pkg.my_module.MyModel).", catalog.check_model),
+    catalog.ModelFlag(
         "feature_names", "mean_rgb",
         "Comma-separated features, in the order they are concatenated (e.g. "
         "'mean_rgb, mean_audio' or 'rgb, audio')."),
-    models.ModelFlag("feature_sizes", "1024",
-                     "Comma-separated sizes of --feature_names, same order."),
-    models.ModelFlag("frame_features", False,
-                     "Read frame-level SequenceExamples (else video-level)."),
-    models.ModelFlag("label_loss", "CrossEntropyLoss",
-                     "CrossEntropyLoss, HingeLoss or SoftmaxLoss."),
-    models.ModelFlag("num_classes", 3862, "Classes in the vocabulary: 3862 "
-                     "(2018+), 4716 (2017).", models.positive_int),
+    catalog.ModelFlag("feature_sizes", "1024",
+                      "Comma-separated sizes of --feature_names, same order."),
+    catalog.ModelFlag("frame_features", False,
+                      "Read frame-level SequenceExamples (else video-level).",
+                      checks.boolean),
+    catalog.ModelFlag("label_loss", "CrossEntropyLoss",
+                      "CrossEntropyLoss, HingeLoss or SoftmaxLoss.",
+                      checks.choice(catalog.LOSS_NAMES)),
+    catalog.ModelFlag("num_classes", 3862, "Classes in the vocabulary: 3862 "
+                      "(2018+), 4716 (2017).", checks.positive_int),
 )}
 
 
 def all_flags():
   """{name: ModelFlag} of every flag model_flags.json records."""
-  return {**DATA_FLAGS, **models.MODEL_FLAGS}
+  return {**DATA_FLAGS, **catalog.MODEL_FLAGS}
 
 
 def all_defaults():
@@ -53,14 +61,56 @@ def all_defaults():
   return {name: flag.default for name, flag in all_flags().items()}
 
 
-def define_flags(flag_values=flags.FLAGS):
-  """One absl flag per model_flags.json entry (data flags and model flags)."""
-  settings.define_table(all_flags(), flag_values)
+def define_flags(flag_values=flags.FLAGS, data_only=False, argv=None):
+  """One absl flag per model_flags.json entry, for the calling command.
+
+  Args:
+    flag_values: where to define them.
+    data_only: only the data flags (--model, --feature_names, ...): for a
+      command that rebuilds the model from model_flags.json and reads no
+      model hyperparameter (export_model).
+    argv: the command line (default sys.argv): a dotted --model there is
+      imported first, so that its module's `models.define_flag` calls
+      become flags too.
+  """
+  if not data_only:
+    catalog.import_user_model(sys.argv if argv is None else argv)
+  table = DATA_FLAGS if data_only else all_flags()
+  settings.define_table({name: flag for name, flag in table.items()
+                         if name not in flag_values}, flag_values)
 
 
 def flags_given(flag_values=flags.FLAGS):
-  """({flag: value} of every model flag, set of the flags the user typed)."""
-  return settings.table_given(all_flags(), flag_values)
+  """({flag: value} of every model flag, set of the flags the user typed).
+
+  Flags this command does not define keep their defaults.
+  """
+  table = {name: flag for name, flag in all_flags().items()
+           if name in flag_values}
+  values, explicit = settings.table_given(table, flag_values)
+  return {**all_defaults(), **values}, explicit
+
+
+def check(values):
+  """Raises Yt8mError naming the first model flag with a bad value."""
+  for name, flag in all_flags().items():
+    if flag.check is not None and name in values:
+      flag.check(name, values[name])
+  utils.parse_feature_flags(values["feature_names"], values["feature_sizes"])
+
+
+def from_flags(config_class, flag_values=flags.FLAGS, **values):
+  """A validated `config_class` from the parsed settings and model flags.
+
+  The settings' checks (settings.validate) and the model flags' checks run
+  here, before any workflow library (TensorFlow) is imported: `model_flags`
+  gets every model flag's value, `explicit_flags` the ones typed.
+  """
+  model_flags, explicit = flags_given(flag_values)
+  check(model_flags)
+  return settings.validate(settings.from_flags(
+      config_class, flag_values, model_flags=model_flags,
+      explicit_flags=frozenset(explicit), **values))
 
 
 def normalize(config):
@@ -79,6 +129,7 @@ def path_in(train_dir):
 
 def load(train_dir):
   """The saved configuration (dict), or None if train_dir has none."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
   path = path_in(train_dir)
   if not tf.io.gfile.exists(path):
     return None
@@ -97,6 +148,8 @@ def load(train_dir):
 
 def save(train_dir, config):
   """Writes the configuration whole or not at all (outputs.write_file)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  from youtube8m.common import outputs  # pylint: disable=import-outside-toplevel
   tf.io.gfile.makedirs(train_dir)
   outputs.write_file(path_in(train_dir), lambda f: json.dump(
       config, f, indent=2, sort_keys=True))

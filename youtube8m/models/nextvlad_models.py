@@ -15,25 +15,8 @@ from youtube8m.models import base
 from youtube8m.models import pooling_layers as layers
 from youtube8m.models import pooling_models
 
-_flag = base.define_flag
-_int = base.positive_int
-# linrongc's nextvlad.py defaults. Its scripts: single model groups 8,
-# clusters 128, hidden 2048, expansion 2, reduction 8, dropout 0.5; final
-# mixture clusters 112, reduction 16, mix 3, temperature 3, lambda 9; both
-# with --video_level_classifier_model=LogisticModel --l2_penalty=1e-5.
-_flag("groups", 8, "NeXtVLAD groups of the rgb stream (audio: half).", _int)
-_flag("nextvlad_cluster_size", 64, "NeXtVLAD clusters of the rgb stream "
-      "(audio: half).", _int)
-_flag("nextvlad_hidden_size", 1024, "NeXtVLAD hidden layer width.", _int)
-_flag("expansion", 2, "NeXtVLAD feature expansion factor (lambda).", _int)
-_flag("gating_reduction", 8, "NeXtVLAD SE gating reduction factor.", _int)
-_flag("drop_rate", 0.5, "NeXtVLAD dropout rate on the pooled features "
-      "(training only).", base.fraction)
-_flag("mix_number", 3, "MixNeXtVLADModel: NeXtVLAD students.", _int)
-_flag("cl_temperature", 2.0, "MixNeXtVLADModel distillation temperature.",
-      base.positive)
-_flag("cl_lambda", 1.0, "MixNeXtVLADModel weight of the distillation loss "
-      "(the paper uses temperature^2).", base.non_negative)
+# Flags (with the published runs' values): catalog.py, groups,
+# nextvlad_*, expansion, gating_reduction, drop_rate, mix_number, cl_*.
 
 
 def _check_nextvlad_flags(**flags):

@@ -27,41 +27,8 @@ from youtube8m.models import model_utils
 from youtube8m.models import pooling_layers as layers
 from youtube8m.models import video_level_models
 
-_flag = base.define_flag
-_int, _bool = base.positive_int, base.boolean
-# Willow's defaults. Its README's runs: NetVLAD (and NetRVLAD) 256 clusters,
-# hidden 1024; NetFV 128 clusters, hidden 1024, uncoupled; Soft-DBoF 8000
-# clusters, hidden 1024; all but Soft-DBoF with --gating --moe_prob_gating;
-# --iterations=300 and, as hard-coded here, no ReLU after the hidden layer.
-_flag("netvlad_cluster_size", 64, "NetVLADModel clusters of the rgb stream "
-      "(the audio stream gets half).", _int)
-_flag("netvlad_hidden_size", 1024, "NetVLADModel hidden layer width.", _int)
-_flag("netvlad_add_batch_norm", True, "NetVLADModel and NetFVModel: batch "
-      "norm on the input and the cluster logits (instead of biases), and in "
-      "context gating.", _bool)
-_flag("lightvlad", False, "NetVLADModel without cluster centres (NetRVLAD): "
-      "sums assignment-weighted frames instead of residuals.", _bool)
-_flag("gating", False, "Context gating after the hidden layer of NetVLADModel,"
-      " NetFVModel and SoftDbofModel.", _bool)
-_flag("gating_remove_diag", False, "Context gating ignores each unit's own "
-      "weight (the diagonal).", _bool)
-_flag("moe_prob_gating", False, "Context gating of the classifier's "
-      "probabilities in NetVLADModel, NetFVModel and SoftDbofModel.", _bool)
-_flag("fv_cluster_size", 64, "NetFVModel clusters of the rgb stream (audio: "
-      "half).", _int)
-_flag("fv_hidden_size", 2048, "NetFVModel hidden layer width.", _int)
-_flag("fv_couple_weights", True, "NetFVModel cluster means are "
-      "fv_coupling_factor * the assignment weights.", _bool)
-_flag("fv_coupling_factor", 0.01, "NetFVModel factor of the coupled means.",
-      base.positive)
-_flag("softdbof_maxpool", False, "SoftDbofModel also max-pools the soft "
-      "assignments.", _bool)
-_flag("pooling_bn_momentum", layers.BN_MOMENTUM, "Momentum of the batch-norm "
-      "moving statistics of NetVLADModel, NetFVModel, SoftDbofModel, "
-      "NeXtVLADModel and MixNeXtVLADModel (the published 0.999). Evaluation "
-      "uses those statistics: for runs of a few hundred steps lower it (e.g. "
-      "0.99), or they are still near their initial values.", base.fraction)
-
+# Flags (with the published runs' values): catalog.py, netvlad_*, fv_*,
+# gating*, softdbof_maxpool, pooling_bn_momentum.
 
 
 def build_classifier(model_name, num_classes, model_flags):

@@ -10,9 +10,7 @@ import tensorflow as tf
 from youtube8m.models import base
 from youtube8m.models import losses
 
-base.define_flag(
-  "moe_num_mixtures", 2, "Experts per class in MoeModel (a dummy expert "
-  "that predicts 0 is added).", base.positive_int)
+# Flags: moe_num_mixtures, l2_penalty (catalog.py).
 
 
 @base.register

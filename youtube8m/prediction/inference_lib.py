@@ -9,7 +9,6 @@ newline or other control character, not UTF-8) and NaN/inf scores are
 errors, not rows; so is an input without any video.
 """
 
-import dataclasses
 import re
 import time
 
@@ -17,58 +16,20 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from youtube8m.common import checks
 from youtube8m.common import outputs
 from youtube8m.common import progress
 from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import submissions
 from youtube8m.data import tfrecords
-from youtube8m.models import model_config
+from youtube8m.prediction import inference_config
 from youtube8m.serving import model_archive
 from youtube8m.serving import predictors
 
 
-@dataclasses.dataclass
-class InferenceConfig:
-  """Every inference.py setting (segment mode adds its own, see
-  segment_inference.SegmentInferenceConfig)."""
-  train_dir: str = settings.setting(
-      "/tmp/yt8m_model/", "Training directory to load the latest checkpoint "
-      "from (or an exported SavedModel directory).")
-  input_data_pattern: str = settings.setting(
-      "", "Glob of TFRecords to predict (local or gs://).")
-  output_file: str = settings.setting("", "Where the Kaggle CSV goes.")
-  saved_model_dir: str = settings.setting(
-      "", "Predict with this exported SavedModel instead.")
-  input_model_tgz: str = settings.setting(
-      "", "Predict with a model packed by --output_model_tgz.")
-  untar_model_dir: str = settings.setting(
-      "/tmp/yt8m-model/", "Where --input_model_tgz is extracted (replaced "
-      "if it holds an earlier extraction; never a symbolic link).")
-  untar_max_bytes: int = settings.setting(
-      model_archive.DEFAULT_MAX_BYTES, "Most bytes the files of "
-      "--input_model_tgz may hold once extracted.", checks.positive_int)
-  output_model_tgz: str = settings.setting(
-      "", "Also pack train_dir's latest checkpoint and model_flags.json into "
-      "this .tar.gz.")
-  top_k: int = settings.setting(
-      20, "Predictions per video: 1 to the model's number of classes.",
-      checks.positive_int)
-  batch_size: int = settings.setting(512, "Examples per batch.",
-                                     checks.positive_int)
-  num_readers: int = settings.setting(
-      1, "Files read in parallel (the output order stays fixed).",
-      checks.positive_int)
-  readable_output_file: str = settings.setting(
-      "", "Optional file of the same predictions with label names.")
-  vocabulary_file: str = settings.setting(
-      "", "Vocabulary CSV for --readable_output_file (default: the shipped "
-      "2018 vocabulary.csv).")
-  # model_flags.json entries given on the command line, and the typed ones.
-  model_flags: dict = dataclasses.field(
-      default_factory=model_config.all_defaults)
-  explicit_flags: frozenset = frozenset()
+# In inference_config.py (no TensorFlow there: the command checks it before
+# TensorFlow loads).
+InferenceConfig = inference_config.InferenceConfig
 
 
 class _Upstream(Exception):

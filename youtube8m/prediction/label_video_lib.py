@@ -15,74 +15,32 @@ a model .tar.gz (--input_model_tgz) or an exported SavedModel (its
 """
 
 import collections
-import dataclasses
 import os
 import re
 
 import numpy as np
 import tensorflow as tf
 
-from youtube8m.common import checks
-from youtube8m.common import plots
-from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import segment_readers
 from youtube8m.models import builders
 from youtube8m.models import model_config
+from youtube8m.prediction import inference_config
 from youtube8m.serving import export
-from youtube8m.serving import model_archive
 from youtube8m.serving import predictors
 
 # The features of extracted videos and their sizes, by model level.
 FRAME_FEATURES = {"rgb": 1024, "audio": 128}
 VIDEO_FEATURES = {"mean_rgb": 1024, "mean_audio": 128}
 SEGMENT_SECONDS = segment_readers.SEGMENT_SIZE  # at one frame a second
-READER_FRAMES = 300  # the frames a reader keeps (its max_frames)
+READER_FRAMES = inference_config.READER_FRAMES  # the readers' max_frames
 FEATURE_SIGNATURE = "predict_features"
 VIDEO_FIELD = "{video}"  # in --timeline_png
 
 
-@dataclasses.dataclass
-class LabelConfig:
-  """label_video's model and output settings (the model files: flags)."""
-  train_dir: str = settings.setting(
-      "", "Training directory of the model (latest checkpoint and "
-      "model_flags.json), or an exported SavedModel directory.")
-  saved_model_dir: str = settings.setting(
-      "", "Label with this exported SavedModel instead.")
-  input_model_tgz: str = settings.setting(
-      "", "Label with a model packed by --output_model_tgz.")
-  untar_model_dir: str = settings.setting(
-      "/tmp/yt8m-model/", "Where --input_model_tgz is extracted.")
-  untar_max_bytes: int = settings.setting(
-      model_archive.DEFAULT_MAX_BYTES, "Most bytes the files of "
-      "--input_model_tgz may hold once extracted.", checks.positive_int)
-  top_k: int = settings.setting(5, "Classes printed a video.",
-                                checks.positive_int)
-  vocabulary_file: str = settings.setting(
-      "", "Vocabulary CSV of the class names (default: the shipped 2018 "
-      "vocabulary.csv).")
-  timeline_png: str = settings.setting(
-      "", "Frame-level model: draw the top classes' segment scores over "
-      "time into this PNG. With several videos, '{video}' in the name is "
-      "replaced by the video's file name (without extension); without it, "
-      "PATH.png becomes PATH-<video>.png, one file a video. Needs "
-      "matplotlib (pip install 'youtube8m[plots]').",
-      plots.requires_matplotlib)
-  timeline_classes: int = settings.setting(
-      5, "Classes drawn in --timeline_png (the video's best).",
-      checks.positive_int)
-  segment_classes: int = settings.setting(
-      3, "Frame-level model: classes printed for every 5-second segment "
-      "(0: none).", checks.non_negative_int)
-  max_frames: int = settings.setting(
-      READER_FRAMES, "Frames (seconds) of a video used, from its start "
-      f"(at most {READER_FRAMES}, the readers' limit).", checks.positive_int)
-  batch_size: int = settings.setting(32, "Frames per Inception batch.",
-                                     checks.positive_int)
-  model_flags: dict = dataclasses.field(
-      default_factory=model_config.all_defaults)
-  explicit_flags: frozenset = frozenset()
+# In inference_config.py (no TensorFlow there: the command checks it before
+# TensorFlow loads).
+LabelConfig = inference_config.LabelConfig
 
 
 # One video's result: scores float32 [C] of every class; segment_starts

@@ -18,7 +18,6 @@ into place, like inference.py's video-level CSV.
 """
 
 import csv
-import dataclasses
 import io
 import time
 
@@ -27,12 +26,12 @@ import numpy as np
 import tensorflow as tf
 
 from youtube8m.common import outputs
-from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import readers
 from youtube8m.data import submissions
 from youtube8m.evaluation import eval_util
 from youtube8m.models import builders
+from youtube8m.prediction import inference_config
 from youtube8m.prediction import inference_lib
 from youtube8m.serving import export
 from youtube8m.serving import predictors
@@ -40,15 +39,9 @@ from youtube8m.serving import predictors
 DEFAULT_LABEL_IDS = "segment_label_ids.csv"  # in youtube8m/data
 
 
-@dataclasses.dataclass
-class SegmentInferenceConfig(inference_lib.InferenceConfig):
-  """inference.py's settings plus those of `--segment_labels`."""
-  segment_max_pred: int = settings.setting(
-      100000, "Most segments per class in --segment_labels output.")
-  segment_label_ids_file: str = settings.setting(
-      "", "CSV (header 'Index') of the classes to predict with "
-      "--segment_labels, local or gs:// (default: the 1000 classes of the "
-      "2019 challenge, shipped with the package).")
+# In inference_config.py (no TensorFlow there: the command checks it before
+# TensorFlow loads).
+SegmentInferenceConfig = inference_config.SegmentInferenceConfig
 
 
 def load_class_whitelist(path, num_classes):

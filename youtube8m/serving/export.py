@@ -20,7 +20,6 @@ each call casts them to float32 and runs the model on those values
 inputs and outputs.
 """
 
-import dataclasses
 import os
 
 from absl import logging
@@ -28,12 +27,12 @@ import keras
 import tensorflow as tf
 
 from youtube8m.common import outputs
-from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import readers
 from youtube8m.models import builders
 from youtube8m.models import checkpoints
 from youtube8m.models import model_config
+from youtube8m.serving import export_config
 
 SERVING_INPUT_NAME = "<serving request>"
 
@@ -173,24 +172,9 @@ def load_serving_fn(export_dir):
   return loaded.signatures["serving_default"], loaded
 
 
-@dataclasses.dataclass
-class ExportConfig:
-  """Every export_model.py setting."""
-  train_dir: str = settings.setting(
-      "/tmp/yt8m_model/", "Training directory holding checkpoints.")
-  checkpoint: str = settings.setting(
-      "", "Checkpoint prefix to export (default: the latest).")
-  output_dir: str = settings.setting(
-      "", "Where to write the SavedModel (default: "
-      "train_dir/export/step_<global step>).")
-  top_k: int = settings.setting(20, "Classes the serving signature returns.")
-  export_float16: bool = settings.setting(
-      False, "Store the weights in float16: half the size on disk (the 2018 "
-      "challenge's 1 GB limit); the model still computes and answers in "
-      "float32.")
-  model_flags: dict = dataclasses.field(
-      default_factory=model_config.all_defaults)
-  explicit_flags: frozenset = frozenset()
+# export_model.py's settings, in export_config.py (no TensorFlow there: the
+# command checks them before TensorFlow loads).
+ExportConfig = export_config.ExportConfig
 
 
 def export_checkpoint(config):

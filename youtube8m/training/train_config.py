@@ -3,19 +3,34 @@
 train.py defines its flags from these fields (settings.define_flags), and
 train_lib.train takes the filled-in dataclass, so a setting's name, default,
 type, help and check are written once, here. The defaults are the starter
-code's.
+code's. No TensorFlow here: train.py checks these before TensorFlow loads.
 """
 
 import dataclasses
 
 from youtube8m.common import checks
 from youtube8m.common import settings
+from youtube8m.common import utils
 from youtube8m.models import model_config
-from youtube8m.training import distribution
-from youtube8m.training import train_lock
-from youtube8m.training import trainer as trainer_lib
 
 LOG_METRICS_EVERY = 10  # steps; the seed logged Hit@1/PERR/GAP every 10
+# The seed's optimizer names (trainer.OPTIMIZERS builds them).
+OPTIMIZERS = ("AdamOptimizer", "AdagradOptimizer", "GradientDescentOptimizer",
+              "MomentumOptimizer", "RMSPropOptimizer")
+MIXED_PRECISION = ("mixed_float16", "mixed_bfloat16")
+# The library defaults (distribution.DEFAULT_COLLECTIVE_TIMEOUT_SECS,
+# train_lock.DEFAULT_STALE_SECS), repeated here to keep TensorFlow out.
+DEFAULT_COLLECTIVE_TIMEOUT_SECS = 900
+DEFAULT_LOCK_STALE_SECS = 600.0
+
+
+def check_mixed_precision(flag, value):
+  """Check (youtube8m.common.checks style): "" or one of MIXED_PRECISION."""
+  if value not in ("",) + MIXED_PRECISION:
+    raise utils.Yt8mError(
+        f"--{flag}={value!r} is invalid: use {MIXED_PRECISION[0]}, "
+        f"{MIXED_PRECISION[1]} or '' (float32)"
+        f"{checks.closest(value, MIXED_PRECISION)}")
 
 
 @dataclasses.dataclass
@@ -25,7 +40,7 @@ class TrainConfig:
       "/tmp/yt8m_model/", "Checkpoints, summaries, model_flags.json and "
       "exports.")
   train_data_pattern: str = settings.setting(
-      "", "Glob of training TFRecords (local or gs://).")
+      "", "Glob of training TFRecords (local or gs://).", required=True)
   start_new_model: bool = settings.setting(
       False, "Remove this train_dir's checkpoints and start afresh.")
   num_gpu: int = settings.setting(
@@ -63,7 +78,7 @@ class TrainConfig:
   optimizer: str = settings.setting(
       "AdamOptimizer", "AdamOptimizer, AdagradOptimizer, MomentumOptimizer, "
       "GradientDescentOptimizer or RMSPropOptimizer.",
-      check=checks.choice(tuple(trainer_lib.OPTIMIZERS)))
+      check=checks.choice(OPTIMIZERS))
   clip_gradient_norm: float = settings.setting(
       1.0, "Clip each gradient tensor to this norm (<= 0: off).",
       check=checks.finite)
@@ -72,7 +87,7 @@ class TrainConfig:
   seed: int = settings.setting(
       None, "Seed for shuffling and initialization.")
   collective_timeout_secs: float = settings.setting(
-      distribution.DEFAULT_COLLECTIVE_TIMEOUT_SECS,
+      DEFAULT_COLLECTIVE_TIMEOUT_SECS,
       "Multi-worker (TF_CONFIG) only: fail with an error when an all-reduce "
       "has waited this long for the other workers (<= 0: wait forever). A "
       "dead peer is detected sooner, by missed heartbeats; this catches a "
@@ -95,7 +110,7 @@ class TrainConfig:
       "", "Train with layers computing in float16 ('mixed_float16', with "
       "dynamic loss scaling) or bfloat16 ('mixed_bfloat16'); variables, "
       "checkpoints and exports stay float32 ('': float32 throughout).",
-      check=trainer_lib.check_mixed_precision)
+      check=check_mixed_precision)
   log_every_steps: int = settings.setting(
       LOG_METRICS_EVERY, "Log a progress line (loss, Hit@1, PERR, GAP, "
       "examples/s, ETA) and write the training summaries every this many "
@@ -104,7 +119,7 @@ class TrainConfig:
       False, "Drop training videos whose features hold NaN or inf (counted "
       "in the log) instead of stopping with an error naming them.")
   lock_stale_secs: float = settings.setting(
-      train_lock.DEFAULT_STALE_SECS, "A train_dir lock of another host is "
+      DEFAULT_LOCK_STALE_SECS, "A train_dir lock of another host is "
       "taken over when its heartbeat is older than this (a lock of this "
       "host, when its process is gone).", check=checks.positive)
   max_checkpoints_to_keep: int = 5

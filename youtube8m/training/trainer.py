@@ -34,6 +34,7 @@ import tensorflow as tf
 from youtube8m.common import utils
 from youtube8m.evaluation import eval_util
 from youtube8m.models import losses
+from youtube8m.training import train_config
 
 
 class _SummedGradients:
@@ -83,15 +84,9 @@ OPTIMIZERS = {
 }
 
 
-MIXED_PRECISION = ("mixed_float16", "mixed_bfloat16")
-
-
-def check_mixed_precision(flag, value):
-  """Check (youtube8m.common.checks style): "" or one of MIXED_PRECISION."""
-  if value not in ("",) + MIXED_PRECISION:
-    raise utils.Yt8mError(
-        f"--{flag}={value!r} is invalid: use {MIXED_PRECISION[0]}, "
-        f"{MIXED_PRECISION[1]} or '' (float32)")
+# The --mixed_precision names and their check (TensorFlow-free, for train.py).
+MIXED_PRECISION = train_config.MIXED_PRECISION
+check_mixed_precision = train_config.check_mixed_precision
 
 
 @contextlib.contextmanager
