@@ -14,6 +14,7 @@ it prints the upload and gcloud commands and the final YAML, and keeps those
 files so the commands can be run by hand.
 """
 
+import dataclasses
 import glob
 import importlib.util
 import json
@@ -26,34 +27,10 @@ import sys
 import tempfile
 import time
 
-from absl import flags
-
 from youtube8m.common import cli
+from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.vertex import job_spec
-
-FLAGS = flags.FLAGS
-
-flags.DEFINE_string("config", None, "CustomJobSpec YAML to submit, e.g. "
-                    "configs/train-1gpu.yaml.")
-flags.DEFINE_string("staging_bucket", None, "gs://BUCKET: receives the sdist "
-                    "and replaces YOUR_BUCKET in the config.")
-flags.DEFINE_string("region", None, "Vertex AI region, e.g. us-central1 "
-                    "(pick the bucket's region).")
-flags.DEFINE_string("display_name", None, "Job name shown by Vertex AI "
-                    "(default yt8m-<config>-<UTC time>).")
-flags.DEFINE_string("project", None, "Google Cloud project (default: the "
-                    "one gcloud and the client libraries are configured for).")
-flags.DEFINE_string("base_output_dir", None, "gs:// prefix replacing the "
-                    "config's baseOutputDirectory (Vertex derives "
-                    "AIP_CHECKPOINT_DIR, AIP_MODEL_DIR and "
-                    "AIP_TENSORBOARD_LOG_DIR from it).")
-flags.DEFINE_string("tensorboard", None, "Vertex AI TensorBoard resource "
-                    "(projects/P/locations/R/tensorboards/ID) the job streams "
-                    "its logs to; needs --service_account.")
-flags.DEFINE_string("service_account", None, "Service account to run as.")
-flags.DEFINE_bool("dry_run", False, "Build and check only: print the upload "
-                  "and gcloud commands and the final YAML.")
 
 USAGE = ("usage: python -m youtube8m.cloud submit --config=FILE "
          "--staging_bucket=gs://BUCKET --region=REGION [--dry_run] "
@@ -65,9 +42,59 @@ PLACEHOLDER = re.compile(r"YOUR_[A-Z0-9_]+")
 STAGING_DIR = "youtube8m/staging"
 _BUCKET = re.compile(r"gs://([a-z0-9][a-z0-9._-]*[a-z0-9])/?")  # fullmatch
 _REGION = re.compile(r"[a-z]+-[a-z]+[0-9]+")
-# The flags whose values end up in the job YAML or the gcloud command.
-TEXT_FLAGS = ("config", "staging_bucket", "region", "display_name", "project",
-              "base_output_dir", "tensorboard", "service_account")
+
+
+def _text(flag, value):
+  """Check: a value that may go into the job YAML or the gcloud command."""
+  if value:
+    job_spec.check_text(value, f"--{flag}")
+
+
+def _bucket(flag, value):
+  _text(flag, value)
+  if not _BUCKET.fullmatch(value):
+    raise cli.UsageError(f"--{flag} must look like gs://BUCKET, got "
+                         f"{value!r}")
+
+
+def _region(flag, value):
+  _text(flag, value)
+  if not _REGION.fullmatch(value):
+    raise cli.UsageError(f"--{flag} must look like us-central1, got "
+                         f"{value!r}")
+
+
+@dataclasses.dataclass
+class CloudConfig:
+  """The settings of `python -m youtube8m.cloud submit`."""
+  config: str = settings.setting(
+      "", "CustomJobSpec YAML to submit, e.g. configs/train-1gpu.yaml.",
+      check=_text, required=True)
+  staging_bucket: str = settings.setting(
+      "", "gs://BUCKET: receives the sdist and replaces YOUR_BUCKET in the "
+      "config.", check=_bucket, required=True)
+  region: str = settings.setting(
+      "", "Vertex AI region, e.g. us-central1 (pick the bucket's region).",
+      check=_region, required=True)
+  display_name: str = settings.setting(
+      "", "Job name shown by Vertex AI (default yt8m-<config>-<UTC time>).",
+      check=_text)
+  project: str = settings.setting(
+      "", "Google Cloud project (default: the one gcloud and the client "
+      "libraries are configured for).", check=_text)
+  base_output_dir: str = settings.setting(
+      "", "gs:// prefix replacing the config's baseOutputDirectory (Vertex "
+      "derives AIP_CHECKPOINT_DIR, AIP_MODEL_DIR and AIP_TENSORBOARD_LOG_DIR "
+      "from it).", check=_text)
+  tensorboard: str = settings.setting(
+      "", "Vertex AI TensorBoard resource (projects/P/locations/R/"
+      "tensorboards/ID) the job streams its logs to; needs "
+      "--service_account.", check=_text)
+  service_account: str = settings.setting(
+      "", "Service account to run as.", check=_text)
+  dry_run: bool = settings.setting(
+      False, "Build and check only: print the upload and gcloud commands and "
+      "the final YAML.")
 def _flag_name(arg, where):
   if not isinstance(arg, str) or not re.match(r"^--\w[\w.-]*(=|$)", arg):
     raise utils.Yt8mError(f"{where}: {arg!r} is not a --name=value flag")
@@ -213,38 +240,24 @@ def load_config(path):
                           f"{' '.join(str(e).split())}") from e
 
 
-def _check_flags():
-  for name in TEXT_FLAGS:
-    if name in ("config", "staging_bucket", "region") and not FLAGS[name].value:
-      raise cli.UsageError(f"--{name} is required; {USAGE}")
-    job_spec.check_text(FLAGS[name].value, f"--{name}")
-  match = _BUCKET.fullmatch(FLAGS.staging_bucket)
-  if not match:
-    raise cli.UsageError(f"--staging_bucket must look like gs://BUCKET, got "
-                         f"{FLAGS.staging_bucket!r}")
-  if not _REGION.fullmatch(FLAGS.region):
-    raise cli.UsageError(f"--region must look like us-central1, got "
-                         f"{FLAGS.region!r}")
-  return match.group(1)
-
-
-def submit(module_flags):
-  """The `submit` command; see the module docstring."""
-  bucket = _check_flags()
+def submit(config, module_flags):
+  """The `submit` command of a validated CloudConfig; see the module
+  docstring."""
+  bucket = _BUCKET.fullmatch(config.staging_bucket).group(1)
   merge_flags([], module_flags)  # a malformed flag fails before any work
-  source = FLAGS.config
+  source = config.config
   spec = load_config(source)
   job_spec.validate_job_spec(spec, source)
-  if FLAGS.base_output_dir:
-    spec["baseOutputDirectory"] = {"outputUriPrefix": FLAGS.base_output_dir}
-  if FLAGS.tensorboard:
-    spec["tensorboard"] = FLAGS.tensorboard
-  if FLAGS.service_account:
-    spec["serviceAccount"] = FLAGS.service_account
+  if config.base_output_dir:
+    spec["baseOutputDirectory"] = {"outputUriPrefix": config.base_output_dir}
+  if config.tensorboard:
+    spec["tensorboard"] = config.tensorboard
+  if config.service_account:
+    spec["serviceAccount"] = config.service_account
   stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
   stem = os.path.splitext(os.path.basename(source))[0]
-  display_name = FLAGS.display_name or f"yt8m-{stem}-{stamp}"
-  if not FLAGS.dry_run and shutil.which("gcloud") is None:
+  display_name = config.display_name or f"yt8m-{stem}-{stamp}"
+  if not config.dry_run and shutil.which("gcloud") is None:
     raise utils.Yt8mError("gcloud is not on PATH: install the Google Cloud "
                           "CLI, or use --dry_run and submit by hand")
   work_dir = tempfile.mkdtemp(prefix="yt8m-submit-")
@@ -264,17 +277,17 @@ def submit(module_flags):
     job_spec.validate_job_spec(final, f"{source} (filled in)")
     config_path = os.path.join(work_dir, os.path.basename(source))
     gcloud = ["gcloud", "ai", "custom-jobs", "create",
-              f"--region={FLAGS.region}", f"--display-name={display_name}",
+              f"--region={config.region}", f"--display-name={display_name}",
               f"--config={config_path}"]
-    if FLAGS.project:
-      gcloud.append(f"--project={FLAGS.project}")
+    if config.project:
+      gcloud.append(f"--project={config.project}")
     import yaml  # pylint: disable=import-outside-toplevel
     text = (f"# Made by `python -m youtube8m.cloud submit` from {source} at "
             f"{stamp} UTC.\n# Submit with: {shlex.join(gcloud)}\n" +
             yaml.safe_dump(final, sort_keys=False, width=1000))
     with open(config_path, "w", encoding="utf-8") as f:
       f.write(text)
-    if FLAGS.dry_run:
+    if config.dry_run:
       print(f"Dry run: nothing uploaded or submitted; files kept in {work_dir}")
       if sdist:
         print("Upload: " + shlex.join(["gcloud", "storage", "cp", sdist,
@@ -284,7 +297,7 @@ def submit(module_flags):
       keep = True
       return
     if sdist:
-      upload(sdist, package_uri, FLAGS.project)
+      upload(sdist, package_uri, config.project)
       print(f"Uploaded {package_uri}")
     print("Running: " + shlex.join(gcloud), flush=True)
     returncode = subprocess.run(gcloud, check=False).returncode
@@ -299,8 +312,9 @@ def submit(module_flags):
 def main(argv):
   if len(argv) < 2 or argv[1] != "submit":
     raise cli.UsageError(USAGE)
-  submit(argv[2:])
+  submit(settings.validate(settings.from_flags(CloudConfig)), argv[2:])
 
 
 if __name__ == "__main__":
+  settings.define_flags(CloudConfig)
   cli.run(main)

@@ -12,30 +12,37 @@ character) and a NaN or infinite score are errors naming the file and line,
 and the CSV appears whole or not at all.
 """
 
+import dataclasses
 import json
 
-from absl import flags
-import tensorflow as tf
-
-from youtube8m.common import console  # pylint: disable=g-bad-import-order
 # Before TensorFlow is imported: its start-up lines are filtered out.
-from youtube8m.data import submissions
+from youtube8m.common import console  # pylint: disable=g-bad-import-order
 
 console.quiet()
 
+# pylint: disable=g-import-not-at-top
 from youtube8m.common import cli
+from youtube8m.common import settings
 from youtube8m.common import utils
-from youtube8m.data import tfrecords
-from youtube8m.prediction import inference_lib
+# The libraries that load TensorFlow are imported where they are used, after
+# the command line has passed every check.
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("json_prediction_files_pattern", None,
-                    "Glob of batch-prediction JSON-lines files.")
-flags.DEFINE_string("csv_output_file", None, "Where the Kaggle CSV goes.")
+
+@dataclasses.dataclass
+class ConvertConfig:
+  """The settings of convert_prediction_from_json_to_csv."""
+  json_prediction_files_pattern: str = settings.setting(
+      "", "Glob of batch-prediction JSON-lines files.", required=True)
+  csv_output_file: str = settings.setting(
+      "", "Where the Kaggle CSV goes.", required=True)
+
+
+settings.define_flags(ConvertConfig)
 
 
 def _lines(path):
   """(line number, text) of one file; a file that is not UTF-8 is an error."""
+  import tensorflow as tf
   with tf.io.gfile.GFile(path, "rb") as f:
     for number, line in enumerate(f, 1):
       try:
@@ -46,6 +53,7 @@ def _lines(path):
 
 def _rows(path):
   """(video_id, classes, scores) per line of one JSON-lines file."""
+  from youtube8m.data import submissions
   for number, line in _lines(path):
     if not line.strip():
       continue
@@ -73,6 +81,9 @@ def _rows(path):
 
 def convert(pattern, output_file):
   """Writes the CSV atomically; returns the number of videos."""
+  from youtube8m.data import submissions
+  from youtube8m.data import tfrecords
+  from youtube8m.prediction import inference_lib
   files = tfrecords.list_files(pattern, "--json_prediction_files_pattern")
 
   def write(f):
@@ -91,11 +102,10 @@ def convert(pattern, output_file):
 
 def main(argv):
   cli.check_no_positional_args(argv)
-  if not FLAGS.json_prediction_files_pattern or not FLAGS.csv_output_file:
-    raise cli.UsageError("--json_prediction_files_pattern and "
-                         "--csv_output_file are required")
-  count = convert(FLAGS.json_prediction_files_pattern, FLAGS.csv_output_file)
-  print(f"wrote {count} videos to {FLAGS.csv_output_file}")
+  config = settings.validate(settings.from_flags(ConvertConfig))
+  count = convert(config.json_prediction_files_pattern,
+                  config.csv_output_file)
+  print(f"wrote {count} videos to {config.csv_output_file}")
 
 
 if __name__ == "__main__":

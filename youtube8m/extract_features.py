@@ -32,61 +32,24 @@ feature_networks and model_files (the models and where they come from).
 
 import csv
 
-from absl import flags
-
 # Before TensorFlow is imported: its start-up lines are filtered out.
 from youtube8m.common import console  # pylint: disable=g-bad-import-order
 
 console.quiet()
 
-import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
 from youtube8m.common import cli
+from youtube8m.common import settings
 from youtube8m.common import utils
-from youtube8m.features import extraction_pipeline
-from youtube8m.features import feature_records
-from youtube8m.features import model_files
+from youtube8m.features import extract_config
 
 
 def define_flags():
-  """The original extractor's flags (same defaults), then ours."""
-  flags.DEFINE_string("output_tfrecords_file", None,
-                      "The TFRecord file written (with --num_shards > 1, "
-                      "the prefix of PATH-00000-of-0000N).")
-  flags.DEFINE_string("input_videos_csv", None,
-                      "CSV file of lines \"<video_file>,<labels>\", labels "
-                      "being integers joined with \";\".")
-  flags.DEFINE_float("frames_per_second", 1,
-                     "This many frames per second are processed.")
-  flags.DEFINE_bool("skip_frame_level_features", False,
-                    "Write only the video-level features (mean_*), as "
-                    "tf.train.Examples the video-level reader accepts.")
-  flags.DEFINE_string("labels_feature_key", "labels",
-                      "Context key of the labels (int64 list).")
-  flags.DEFINE_string("image_feature_key", "rgb",
-                      "Feature list key of the visual features (and "
-                      "mean_<key> in the context).")
-  flags.DEFINE_string("video_file_feature_key", "id",
-                      "Context key holding <video_file> as written in the "
-                      "CSV.")
-  flags.DEFINE_bool("insert_zero_audio_features", True,
-                    "Without a VGGish model, write 'audio' as 128 zero bytes "
-                    "a frame (and mean_audio zeros), so that models trained "
-                    "on rgb and audio accept the records.")
-  # Added here.
-  flags.DEFINE_integer("max_frames", 300,
-                       "At most this many frames (from the start) a video.")
-  flags.DEFINE_integer("num_shards", 1,
-                       "Split the output into this many files "
-                       "PATH-00000-of-0000N, consecutive CSV rows each; each "
-                       "appears when its videos are done.")
-  flags.DEFINE_integer("batch_size", 32,
-                       "Frames per Inception batch.")
-  model_files.define_flags()
+  settings.define_flags(extract_config.ExtractConfig)
 
 
 def read_videos_csv(path):
   """[(video_file, sorted labels)] from the CSV; Yt8mError on a bad line."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if not tf.io.gfile.exists(path):
     raise utils.Yt8mError(f"--input_videos_csv: {path} not found")
   videos = []
@@ -120,32 +83,30 @@ def read_videos_csv(path):
 
 def main(argv):
   cli.check_no_positional_args(argv)
-  FLAGS = flags.FLAGS  # pylint: disable=invalid-name
-  for name in ("input_videos_csv", "output_tfrecords_file"):
-    if not FLAGS[name].value:
-      raise cli.UsageError(f"--{name} is required")
-  if FLAGS.frames_per_second <= 0:
-    raise cli.UsageError("--frames_per_second must be positive")
-  if FLAGS.max_frames <= 0:
-    raise cli.UsageError("--max_frames must be positive")
-  if FLAGS.num_shards <= 0:
-    raise cli.UsageError("--num_shards must be positive")
-  videos = read_videos_csv(FLAGS.input_videos_csv)
+  config = settings.validate(settings.from_flags(extract_config.ExtractConfig))
+  # TensorFlow loads here, once the command line has passed every check.
+  # pylint: disable=g-import-not-at-top
+  from youtube8m.features import extraction_pipeline
+  from youtube8m.features import feature_records
+  from youtube8m.features import model_files
+  videos = read_videos_csv(config.input_videos_csv)
   if not videos:
-    raise utils.Yt8mError(f"{FLAGS.input_videos_csv}: no videos")
+    raise utils.Yt8mError(f"{config.input_videos_csv}: no videos")
   extractor = extraction_pipeline.Extractor.from_model_dir(
-      **model_files.options_from_flags(FLAGS))
+      **model_files.options(config))
   print(f"{len(videos)} videos; "
-        f"{extractor.describe_audio(FLAGS.insert_zero_audio_features)}",
+        f"{extractor.describe_audio(config.insert_zero_audio_features)}",
         flush=True)
-  keys = feature_records.Keys(FLAGS.video_file_feature_key,
-                              FLAGS.labels_feature_key,
-                              FLAGS.image_feature_key)
+  keys = feature_records.Keys(config.video_file_feature_key,
+                              config.labels_feature_key,
+                              config.image_feature_key)
   summary = extraction_pipeline.extract(
-      videos, extractor, FLAGS.output_tfrecords_file, FLAGS.frames_per_second,
-      FLAGS.max_frames, FLAGS.num_shards, keys,
-      FLAGS.insert_zero_audio_features,
-      not FLAGS.skip_frame_level_features, FLAGS.batch_size,
+      videos, extractor, config.output_tfrecords_file,
+      frames_per_second=config.frames_per_second,
+      max_frames=config.max_frames, num_shards=config.num_shards, keys=keys,
+      zero_audio=config.insert_zero_audio_features,
+      frame_level=not config.skip_frame_level_features,
+      batch_size=config.batch_size,
       report=lambda line: print(line, flush=True))
   files = (summary.paths[0] if len(summary.paths) == 1 else
            f"{len(summary.paths)} files {summary.paths[0]} ...")

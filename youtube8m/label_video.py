@@ -19,7 +19,6 @@ import contextlib
 import os
 import sys
 
-from absl import flags
 from absl import logging
 
 # Before TensorFlow is imported: its start-up lines are filtered out.
@@ -27,19 +26,15 @@ from youtube8m.common import console  # pylint: disable=g-bad-import-order
 
 console.quiet()
 
-from youtube8m.common import cli  # pylint: disable=g-import-not-at-top
-from youtube8m.common import outputs
+# pylint: disable=g-import-not-at-top
+from youtube8m.common import cli
 from youtube8m.common import settings
 from youtube8m.common import utils
-from youtube8m.features import extraction_pipeline
-from youtube8m.features import model_files
-from youtube8m.prediction import label_video_lib
-from youtube8m.prediction import timeline
-from youtube8m.serving import predictors
+from youtube8m.prediction import inference_config
 
-FLAGS = flags.FLAGS
-settings.define_flags(label_video_lib.LabelConfig)
-model_files.define_flags()
+settings.define_flags(inference_config.LabelConfig)
+# The libraries below load TensorFlow: they are imported where they are used,
+# after the command line has passed every check.
 
 
 def _name(names, cls):
@@ -47,6 +42,9 @@ def _name(names, cls):
 
 
 def draw_timeline(path, labels, names, classes, model_name):
+  from youtube8m.common import outputs
+  from youtube8m.prediction import label_video_lib
+  from youtube8m.prediction import timeline
   series = [timeline.Series(f"{_name(names, c)} ({c})", labels.scores[c],
                             labels.segment_scores[:, c]) for c in classes]
   title = f"{os.path.basename(labels.path)}: {model_name} scores over time"
@@ -58,6 +56,7 @@ def draw_timeline(path, labels, names, classes, model_name):
 
 def block(labels, names, config, png=None):
   """The printed lines of one video."""
+  from youtube8m.prediction import label_video_lib
   audio = "audio" if labels.audio else "zero audio"
   lines = [f"{labels.path}: {labels.frames} frames (1 a second), {audio}",
            f"  top {config.top_k} classes (score, class):"]
@@ -82,10 +81,15 @@ def main(argv):
                          "--train_dir=DIR VIDEO [VIDEO ...]")
   if not settings.given("verbosity"):
     logging.set_verbosity(logging.WARNING)  # the blocks are the output
-  config = settings.validate(settings.from_flags(label_video_lib.LabelConfig))
-  if config.max_frames > label_video_lib.READER_FRAMES:
+  config = settings.validate(settings.from_flags(
+      inference_config.LabelConfig))
+  if config.max_frames > inference_config.READER_FRAMES:
     raise cli.UsageError(f"--max_frames={config.max_frames}: the readers "
-                         f"take at most {label_video_lib.READER_FRAMES}")
+                         f"take at most {inference_config.READER_FRAMES}")
+  from youtube8m.features import extraction_pipeline
+  from youtube8m.features import model_files
+  from youtube8m.prediction import label_video_lib
+  from youtube8m.serving import predictors
   model = label_video_lib.VideoModel(config)
   model.check_features()
   predictors.check_top_k(config.top_k, model.num_classes)
@@ -95,7 +99,7 @@ def main(argv):
         "reads video-level features (one score a video)")
   names = utils.load_vocabulary(config.vocabulary_file or None)
   extractor = extraction_pipeline.Extractor.from_model_dir(
-      **model_files.options_from_flags(FLAGS))
+      **model_files.options(config))
   level = "frame" if model.frame_level else "video"
   print(f"model: {model.flags['model']} ({level} level) from {model.source};"
         f" {extractor.describe_audio()}", flush=True)

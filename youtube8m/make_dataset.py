@@ -16,19 +16,63 @@ beat averaging (docs/models.md). The same --seed writes byte-identical
 files, whatever the process.
 """
 
-from absl import flags
+import dataclasses
 
 # Before TensorFlow is imported: its start-up lines are filtered out.
 from youtube8m.common import console  # pylint: disable=g-bad-import-order
 
 console.quiet()
 
+from youtube8m.common import checks
 from youtube8m.common import cli
+from youtube8m.common import settings
 from youtube8m.common import utils
-from youtube8m.data import segment_data
-from youtube8m.data import synthetic
 
-FLAGS = flags.FLAGS
+
+@dataclasses.dataclass
+class MakeDatasetConfig:
+  """Every make_dataset setting (generate()'s arguments)."""
+  output_dir: str = settings.setting("", "Where to write the dataset.",
+                                     required=True)
+  num_train: int = settings.setting(2000, "Training videos.",
+                                    check=checks.non_negative_int)
+  num_validate: int = settings.setting(500, "Validation videos.",
+                                       check=checks.non_negative_int)
+  num_test: int = settings.setting(
+      500, "Test videos (written without labels).",
+      check=checks.non_negative_int)
+  shards: int = settings.setting(4, "TFRecord files per split and level.",
+                                 check=checks.positive_int)
+  num_classes: int = settings.setting(
+      3862, "Label ids are kept below this.", check=checks.positive_int)
+  id_key: str = settings.setting(
+      "id", "Record key of the video id: 'id' (2018+) or 'video_id' (2017).",
+      check=checks.choice(("id", "video_id")))
+  min_frames: int = settings.setting(
+      20, "Fewest frames (seconds) per video.", check=checks.positive_int)
+  max_frames: int = settings.setting(
+      60, "Most frames (seconds) per video.", check=checks.positive_int)
+  seed: int = settings.setting(
+      0, "Random seed; the same seed writes the same files.")
+  video_level: bool = settings.setting(True, "Write video-level records.")
+  frame_level: bool = settings.setting(True, "Write frame-level records.")
+  signal: float = settings.setting(
+      0.2, "Scale of the class prototypes (higher is easier to learn).",
+      check=checks.finite)
+  segments: bool = settings.setting(
+      True, "Also write the 2019 segment-rated frame records under segment/ "
+      "(validate with ratings, test without).")
+  num_segment_validate: int = settings.setting(
+      300, "Segment-rated validate videos (--segments).",
+      check=checks.non_negative_int)
+  num_segment_test: int = settings.setting(
+      300, "Segment test videos, unrated (--segments).",
+      check=checks.non_negative_int)
+  hidden_classes: int = settings.setting(
+      0, "Classes 0..N-1 (the most frequent) whose evidence cancels in the "
+      "mean over frames but is plain in each frame: invisible to frame "
+      "averaging and to mean_rgb/mean_audio. Segment records ignore it.",
+      check=checks.non_negative_int)
 def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
              shards=4, num_classes=3862, id_key="id", min_frames=20,
              max_frames=60, seed=0, video_level=True, frame_level=True,
@@ -44,6 +88,9 @@ def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
   if not 1 <= min_frames <= max_frames:
     raise utils.Yt8mError("--min_frames and --max_frames need "
                           f"1 <= min <= max, got {min_frames}, {max_frames}")
+  # pylint: disable=g-import-not-at-top
+  from youtube8m.data import segment_data  # TensorFlow loads here
+  from youtube8m.data import synthetic
   gen = synthetic.Generator(num_classes, seed, signal,
                             hidden_classes=hidden_classes)
   frame_range = (min_frames, max_frames)
@@ -60,50 +107,16 @@ def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
 
 def main(argv):
   cli.check_no_positional_args(argv)
-  if not FLAGS.output_dir:
-    raise cli.UsageError("--output_dir is required")
-  counts = generate(FLAGS.output_dir, FLAGS.num_train, FLAGS.num_validate,
-                    FLAGS.num_test, FLAGS.shards, FLAGS.num_classes,
-                    FLAGS.id_key, FLAGS.min_frames, FLAGS.max_frames,
-                    FLAGS.seed, FLAGS.video_level, FLAGS.frame_level,
-                    FLAGS.signal, FLAGS.segments, FLAGS.num_segment_validate,
-                    FLAGS.num_segment_test, FLAGS.hidden_classes)
+  config = settings.validate(settings.from_flags(MakeDatasetConfig))
+  counts = generate(**dataclasses.asdict(config))
   print(f"wrote {', '.join(f'{len(v)} {k}' for k, v in counts.items())} "
-        f"videos to {FLAGS.output_dir}")
+        f"videos to {config.output_dir}")
 
 
 def define_flags():
   """The generator's flags (not defined on import: tests and other tools
   import generate() next to scripts whose flags share these names)."""
-  flags.DEFINE_string("output_dir", None, "Where to write the dataset.")
-  flags.DEFINE_integer("num_train", 2000, "Training videos.")
-  flags.DEFINE_integer("num_validate", 500, "Validation videos.")
-  flags.DEFINE_integer("num_test", 500, "Test videos (written without labels).")
-  flags.DEFINE_integer("shards", 4, "TFRecord files per split and level.")
-  flags.DEFINE_integer("num_classes", 3862, "Label ids are kept below this.")
-  flags.DEFINE_enum("id_key", "id", ["id", "video_id"],
-                    "Record key of the video id: 'id' (2018+) or 'video_id' "
-                    "(2017).")
-  flags.DEFINE_integer("min_frames", 20, "Fewest frames (seconds) per video.")
-  flags.DEFINE_integer("max_frames", 60, "Most frames (seconds) per video.")
-  flags.DEFINE_integer("seed", 0, "Random seed; the same seed writes the same "
-                       "files.")
-  flags.DEFINE_bool("video_level", True, "Write video-level records.")
-  flags.DEFINE_bool("frame_level", True, "Write frame-level records.")
-  flags.DEFINE_float("signal", 0.2, "Scale of the class prototypes (higher "
-                     "is easier to learn).")
-  flags.DEFINE_bool("segments", True, "Also write the 2019 segment-rated "
-                    "frame records under segment/ (validate with ratings, "
-                    "test without).")
-  flags.DEFINE_integer("num_segment_validate", 300,
-                       "Segment-rated validate videos (--segments).")
-  flags.DEFINE_integer("num_segment_test", 300,
-                       "Segment test videos, unrated (--segments).")
-  flags.DEFINE_integer("hidden_classes", 0, "Classes 0..N-1 (the most "
-                       "frequent) whose evidence cancels in the mean over "
-                       "frames but is plain in each frame: invisible to "
-                       "frame averaging and to mean_rgb/mean_audio. Segment "
-                       "records ignore it.")
+  settings.define_flags(MakeDatasetConfig)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from youtube8m import convert_mediapipe
+from youtube8m.features import mediapipe_records
 from youtube8m.common import outputs
 from youtube8m.common import utils
 from youtube8m.data import readers
@@ -72,7 +73,7 @@ def test_round_trip_through_the_dataset_layout(tmp_path):
       writer.write(mediapipe_sequence(rgb, audio, f"v{i}.mp4", labels=None)
                    .SerializeToString())
   out = tmp_path / "out" / "converted.tfrecord"
-  count = convert_mediapipe.convert_files([str(raw), str(many)], str(out))
+  count = mediapipe_records.convert_files([str(raw), str(many)], str(out))
   assert count == 3 and os.listdir(out.parent) == ["converted.tfrecord"]
   first, second, _ = parse(out)
   context = first.context.feature
@@ -106,7 +107,7 @@ def test_round_trip_through_the_dataset_layout(tmp_path):
 def test_short_audio_is_padded_and_frames_capped(tmp_path):
   rgb, audio = features(6)
   sequence = mediapipe_sequence(rgb, audio[:3])
-  record = convert_mediapipe.convert(sequence, "x.pb", max_frames=5)
+  record = mediapipe_records.convert(sequence, "x.pb", max_frames=5)
   example = tf.train.SequenceExample.FromString(record)
   assert frame_bytes(example, "rgb").shape == (5, 1024)
   got = frame_bytes(example, "audio")
@@ -140,7 +141,7 @@ def test_bad_input_names_file_and_key(change, message):
   sequence = mediapipe_sequence(rgb, audio)
   change(sequence)
   with pytest.raises(utils.Yt8mError) as raised:
-    convert_mediapipe.convert(sequence, "x.pb")
+    mediapipe_records.convert(sequence, "x.pb")
   assert str(raised.value).startswith(message)
   assert "\n" not in str(raised.value)
 
@@ -149,11 +150,11 @@ def test_missing_audio_allowed_and_id_feature():
   rgb, _ = features(2)
   sequence = mediapipe_sequence(rgb, None)
   sequence.context.feature["example/id"].bytes_list.value.append(b"abc")
-  example = tf.train.SequenceExample.FromString(convert_mediapipe.convert(
+  example = tf.train.SequenceExample.FromString(mediapipe_records.convert(
       sequence, "x.pb", allow_missing_audio=True))
   assert example.context.feature["id"].bytes_list.value == [b"abc"]
   assert (frame_bytes(example, "audio") == 0).all()
-  example = tf.train.SequenceExample.FromString(convert_mediapipe.convert(
+  example = tf.train.SequenceExample.FromString(mediapipe_records.convert(
       sequence, "x.pb", id_feature="clip/data_path",
       allow_missing_audio=True))
   assert example.context.feature["id"].bytes_list.value == [
@@ -191,7 +192,13 @@ def test_output_is_whole_and_stale_temporaries_go(tmp_path):
   bad = tmp_path / "b.pb"
   bad.write_bytes(b"\xff\xfe not a proto")
   with pytest.raises(utils.Yt8mError, match="b.pb: neither"):
-    convert_mediapipe.convert_files([str(good), str(bad)], str(out))
+    mediapipe_records.convert_files([str(good), str(bad)], str(out))
   assert os.listdir(out.parent) == []  # nothing half-written, stale gone
-  assert convert_mediapipe.convert_files([str(good)], str(out)) == 1
+  assert mediapipe_records.convert_files([str(good)], str(out)) == 1
   assert os.listdir(out.parent) == ["converted.tfrecord"]
+
+
+def test_the_command_names_the_keys_the_library_reads():
+  # The command's help cites them without importing the library (TensorFlow).
+  assert convert_mediapipe.ID_KEYS == mediapipe_records.ID_KEYS
+  assert convert_mediapipe.LABELS_KEY == mediapipe_records.LABELS_KEY

@@ -27,6 +27,7 @@ synthetic 640x360 30 fps H.264 clip of --video_seconds with moving texture.
 Audio is left out (no VGGish). The last line is one JSON object.
 """
 
+import dataclasses
 import json
 import os
 import resource
@@ -36,18 +37,32 @@ import time
 from absl import flags
 import numpy as np
 
+from youtube8m.common import checks
+from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.features import extraction_pipeline
 from youtube8m.features import model_files
 
-flags.DEFINE_string("model_dir", "", "Directory holding the real model "
-                    "files; default: a stand-in network of similar cost.")
-flags.DEFINE_string("video", "", "Video to extract; default: a synthetic "
-                    "640x360 30 fps H.264 clip.")
-flags.DEFINE_integer("video_seconds", 30, "Length of the synthetic clip.")
-flags.DEFINE_integer("copies", 2, "Videos (copies of the clip) a trial.")
-flags.DEFINE_integer("trials", 3, "Timed trials of each (best counts).")
-flags.DEFINE_integer("batch_size", 32, "Frames per network batch.")
+@dataclasses.dataclass
+class ExtractBenchmarkConfig:
+  """Settings of the extraction benchmark."""
+  model_dir: str = settings.setting(
+      "", "Directory holding the real model files; default: a stand-in "
+      "network of similar cost.")
+  video: str = settings.setting(
+      "", "Video to extract; default: a synthetic 640x360 30 fps H.264 "
+      "clip.")
+  video_seconds: int = settings.setting(
+      30, "Length of the synthetic clip.", check=checks.positive_int)
+  copies: int = settings.setting(
+      2, "Videos (copies of the clip) a trial.", check=checks.positive_int)
+  trials: int = settings.setting(
+      3, "Timed trials of each (best counts).", check=checks.positive_int)
+  batch_size: int = settings.setting(
+      32, "Frames per network batch.", check=checks.positive_int)
+
+
+settings.define_flags(ExtractBenchmarkConfig)
 FLAGS = flags.FLAGS
 
 def _frozen_inception_v3(size):
@@ -192,6 +207,7 @@ def pipeline_rate(extractor, video, copies, output):
 
 def main(argv):
   del argv
+  settings.validate(settings.from_flags(ExtractBenchmarkConfig))
   with tempfile.TemporaryDirectory() as temp:
     real = bool(FLAGS.model_dir) and os.path.exists(
         os.path.join(FLAGS.model_dir, model_files.INCEPTION_GRAPH))

@@ -18,6 +18,7 @@ last line is one JSON object.
 """
 
 import collections
+import dataclasses
 import heapq
 import json
 import time
@@ -27,16 +28,31 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from youtube8m.common import checks
+from youtube8m.common import settings
 from youtube8m.evaluation import eval_util
 
-flags.DEFINE_integer("num_videos", 20000, "Videos to evaluate.")
-flags.DEFINE_integer("num_classes", 3862, "Classes per prediction.")
-flags.DEFINE_float("labels_per_video", 3.0, "Mean positives per video.")
-flags.DEFINE_integer("batch_size", 1024, "Videos per evaluator batch.")
-flags.DEFINE_integer("seed", 0, "Seed of the random predictions and labels.")
-flags.DEFINE_integer("baseline_videos", 2000, "Videos the pure-Python "
-                     "baseline evaluates (it is slow).")
-flags.DEFINE_integer("trials", 3, "Timed passes per implementation.")
+@dataclasses.dataclass
+class MetricsBenchmarkConfig:
+  """Settings of the metrics benchmark."""
+  num_videos: int = settings.setting(
+      20000, "Videos to evaluate.", check=checks.positive_int)
+  num_classes: int = settings.setting(
+      3862, "Classes per prediction.", check=checks.positive_int)
+  labels_per_video: float = settings.setting(
+      3.0, "Mean positives per video.", check=checks.positive)
+  batch_size: int = settings.setting(
+      1024, "Videos per evaluator batch.", check=checks.positive_int)
+  seed: int = settings.setting(
+      0, "Seed of the random predictions and labels.")
+  baseline_videos: int = settings.setting(
+      2000, "Videos the pure-Python baseline evaluates (it is slow).",
+      check=checks.positive_int)
+  trials: int = settings.setting(
+      3, "Timed passes per implementation.", check=checks.positive_int)
+
+
+settings.define_flags(MetricsBenchmarkConfig)
 FLAGS = flags.FLAGS
 
 TOP_K = 20
@@ -132,6 +148,7 @@ def _agreement(fast, naive):
 
 def main(argv):
   del argv
+  settings.validate(settings.from_flags(MetricsBenchmarkConfig))
   n, c, b = FLAGS.num_videos, FLAGS.num_classes, FLAGS.batch_size
   predictions, labels = make_data(n, c, FLAGS.labels_per_video, FLAGS.seed)
   batches = [(tf.constant(predictions[i:i + b]), tf.constant(labels[i:i + b]))

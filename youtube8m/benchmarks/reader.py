@@ -16,6 +16,7 @@ reported, with CPU time per example beside it. The last line is one JSON
 object.
 """
 
+import dataclasses
 import json
 import resource
 import time
@@ -23,20 +24,38 @@ import time
 from absl import flags
 import tensorflow as tf
 
+from youtube8m.common import checks
+from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import readers
 from youtube8m.data import tfrecords
 
-flags.DEFINE_string("data_pattern", None, "TFRecord glob to read.")
-flags.DEFINE_bool("frame_features", False, "Frame-level SequenceExamples.")
-flags.DEFINE_string("feature_names", "mean_rgb", "Comma-separated features.")
-flags.DEFINE_string("feature_sizes", "1024", "Comma-separated sizes.")
-flags.DEFINE_integer("batch_size", 128, "Examples per batch.")
-flags.DEFINE_integer("num_readers", 8, "Files read in parallel.")
-flags.DEFINE_integer("num_classes", 3862, "Label ids are below this.")
-flags.DEFINE_integer("trials", 3, "Timed passes per pipeline (best counts).")
-flags.DEFINE_float("seconds", 4.0, "Length of one timed trial; the files "
-                   "are read repeatedly, so small datasets time well too.")
+@dataclasses.dataclass
+class ReaderBenchmarkConfig:
+  """Settings of the reader benchmark."""
+  data_pattern: str = settings.setting(
+      "", "TFRecord glob to read.", required=True)
+  frame_features: bool = settings.setting(
+      False, "Frame-level SequenceExamples.")
+  feature_names: str = settings.setting(
+      "mean_rgb", "Comma-separated features.")
+  feature_sizes: str = settings.setting(
+      "1024", "Comma-separated sizes.")
+  batch_size: int = settings.setting(
+      128, "Examples per batch.", check=checks.positive_int)
+  num_readers: int = settings.setting(
+      8, "Files read in parallel.", check=checks.positive_int)
+  num_classes: int = settings.setting(
+      3862, "Label ids are below this.", check=checks.positive_int)
+  trials: int = settings.setting(
+      3, "Timed passes per pipeline (best counts).",
+      check=checks.positive_int)
+  seconds: float = settings.setting(
+      4.0, "Length of one timed trial; the files are read repeatedly, so "
+      "small datasets time well too.", check=checks.positive)
+
+
+settings.define_flags(ReaderBenchmarkConfig)
 FLAGS = flags.FLAGS
 
 
@@ -130,8 +149,7 @@ def examples_per_second(dataset, seconds):
 
 def main(argv):
   del argv
-  if not FLAGS.data_pattern:
-    raise utils.Yt8mError("--data_pattern is required")
+  settings.validate(settings.from_flags(ReaderBenchmarkConfig))
   names, sizes = utils.parse_feature_flags(FLAGS.feature_names,
                                            FLAGS.feature_sizes)
   files = tfrecords.list_files(FLAGS.data_pattern, "--data_pattern")

@@ -26,6 +26,7 @@ Other model flags: --model_flags, a JSON object (e.g.
 mixed dtype policy.
 """
 
+import dataclasses
 import json
 import time
 
@@ -34,23 +35,40 @@ import numpy as np
 import tensorflow as tf
 
 from youtube8m import models
+from youtube8m.common import checks
+from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.models import builders
 from youtube8m.models import model_config
 from youtube8m.training import trainer as trainer_lib
 
-flags.DEFINE_string("model", "LogisticModel", "Model to time.")
-flags.DEFINE_integer("batch_size", 1024, "Examples per step.")
-flags.DEFINE_integer("num_classes", 3862, "Classes.")
-flags.DEFINE_integer("feature_size", 1024, "Features per video (or frame).")
-flags.DEFINE_bool("frame_features", False, "Time a frame-level model.")
-flags.DEFINE_integer("num_frames", 300, "Frames per video (frame models).")
-flags.DEFINE_integer("steps", 20, "Timed steps per trial.")
-flags.DEFINE_integer("trials", 4, "Trials per measurement (best counts).")
-flags.DEFINE_string("model_flags", "{}", "Other model flags, as a JSON "
-                    "object.")
-flags.DEFINE_string("mixed_precision", "", "Time the step under this policy "
-                    "(mixed_float16 or mixed_bfloat16), as train.py runs it.")
+@dataclasses.dataclass
+class TrainStepConfig:
+  """Settings of the train step benchmark."""
+  model: str = settings.setting(
+      "LogisticModel", "Model to time.")
+  batch_size: int = settings.setting(
+      1024, "Examples per step.", check=checks.positive_int)
+  num_classes: int = settings.setting(
+      3862, "Classes.", check=checks.positive_int)
+  feature_size: int = settings.setting(
+      1024, "Features per video (or frame).", check=checks.positive_int)
+  frame_features: bool = settings.setting(
+      False, "Time a frame-level model.")
+  num_frames: int = settings.setting(
+      300, "Frames per video (frame models).", check=checks.positive_int)
+  steps: int = settings.setting(
+      20, "Timed steps per trial.", check=checks.positive_int)
+  trials: int = settings.setting(
+      4, "Trials per measurement (best counts).", check=checks.positive_int)
+  model_flags: str = settings.setting(
+      "{}", "Other model flags, as a JSON object.")
+  mixed_precision: str = settings.setting(
+      "", "Time the step under this policy (mixed_float16 or "
+      "mixed_bfloat16), as train.py runs it.")
+
+
+settings.define_flags(TrainStepConfig)
 FLAGS = flags.FLAGS
 
 
@@ -179,6 +197,7 @@ def train_step(model_name, batch, features, classes, frame, num_frames,
 
 def main(argv):
   del argv
+  settings.validate(settings.from_flags(TrainStepConfig))
   cls = models.get_model_class(FLAGS.model)
   if cls.frame_level != FLAGS.frame_features:
     raise utils.Yt8mError(f"--model={FLAGS.model} needs "

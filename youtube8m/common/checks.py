@@ -54,12 +54,15 @@ def fraction(flag, value):
 def closest(value, names):
   """The suffix \" (did you mean 'X'?)\" for the names nearest `value`, or ''.
 
-  Nearest: names that contain the value (`adam` -> AdamOptimizer), else
-  difflib's close matches, case ignored.
+  Nearest: the names that contain the value, shortest first (`adam` ->
+  AdamOptimizer, `NextVLADModel` -> NeXtVLADModel), else difflib's close
+  matches; case is ignored.
   """
   by_case = {str(name).lower(): name for name in names}
   typed = str(value).strip().lower()
-  matches = [n for n in by_case if len(typed) >= 3 and typed in n][:2]
+  # A case slip first, then the shortest names holding the value.
+  matches = sorted((n for n in by_case if len(typed) >= 3 and typed in n),
+                   key=len)[:2]
   if not matches:
     matches = difflib.get_close_matches(typed, list(by_case), n=2,
                                         cutoff=0.6)

@@ -84,7 +84,7 @@ def run(main, argv=None):
     app.run(guarded, argv=argv, flags_parser=parse_flags)
   except SystemExit as e:
     # absl exits 1 after printing --help; asking for help is no failure.
-    if e.code == 1 and _HELP_ARGS & set((argv or sys.argv)[1:]):
+    if e.code == 1 and HELP_ARGS & set((argv or sys.argv)[1:]):
       sys.exit(0)
     raise
 
@@ -103,7 +103,7 @@ def parse_flags(argv):
     sys.exit(1)
 
 
-_HELP_ARGS = {"--help", "-help", "-h", "-?", "--helpshort", "--helpfull",
+HELP_ARGS = {"--help", "-help", "-h", "-?", "--helpshort", "--helpfull",
               "--helpxml"}
 
 
