@@ -237,7 +237,8 @@ def test_settings_are_flags_with_help():
              for f in settings.flag_fields(score_lib.ScoreConfig))
   assert settings.from_flags(score_lib.ScoreConfig, values) == score_lib.ScoreConfig()
   with pytest.raises(utils.Yt8mError, match="--top_k=0 is invalid"):
-    settings.validate(score_lib.ScoreConfig(top_k=0))
+    settings.validate(score_lib.ScoreConfig(predictions="p.csv",
+                                            labels="l.csv", top_k=0))
 
 
 def test_command_line_prints_a_summary_then_json(tmp_path):

@@ -10,6 +10,14 @@ passes the process's stderr (file descriptor 2) through a filter that
 drops only those known start-up lines; everything else, Python's logging
 and errors included, goes through unchanged and in order.
 
+A crash cannot lose its last lines: the filter is a forked process of its
+own, not a thread. When the command dies in any way (abort, a CHECK
+failure, a segmentation fault, os._exit, SIGKILL), the kernel closes its
+end of the pipe, and the filter writes out everything that was written
+before (a last line without a newline too), then exits. It ignores SIGINT
+and SIGTERM, which are the command's to handle; it ends when every writer
+of the pipe is gone (subprocesses that inherited stderr included).
+
 The user wins: with TF_CPP_MIN_LOG_LEVEL already set, or --verbosity=1 or
 more on the command line, nothing is filtered.
 """
@@ -17,8 +25,10 @@ more on the command line, nothing is filtered.
 import atexit
 import os
 import re
+import signal
 import sys
 import threading
+import time
 
 # Start-up lines of TensorFlow/XLA/absl C++ (matched anywhere in the line).
 NOISE = re.compile("|".join([
@@ -56,22 +66,43 @@ def _verbose_requested(argv):
   return False
 
 
+def _kept(lines):
+  return [line for line in lines
+          if not NOISE.search(line.decode("utf-8", "replace"))]
+
+
 def _pump(read_fd, write_fd):
-  """Copies lines from read_fd to write_fd, dropping NOISE lines."""
-  with os.fdopen(read_fd, "rb", buffering=0) as source:
-    pending = b""
-    while True:
-      chunk = source.read(65536)
-      if not chunk:
-        break
-      pending += chunk
-      *lines, pending = pending.split(b"\n")
-      kept = [line for line in lines
-              if not NOISE.search(line.decode("utf-8", "replace"))]
-      if kept:
-        os.write(write_fd, b"\n".join(kept) + b"\n")
-    if pending and not NOISE.search(pending.decode("utf-8", "replace")):
-      os.write(write_fd, pending)
+  """Copies lines from read_fd to write_fd, dropping NOISE lines, until
+  every writer of read_fd has closed it."""
+  pending = b""
+  while True:
+    chunk = os.read(read_fd, 65536)
+    if not chunk:
+      break
+    pending += chunk
+    *lines, pending = pending.split(b"\n")
+    kept = _kept(lines)
+    if kept:
+      _write_all(write_fd, b"\n".join(kept) + b"\n")
+  if pending and _kept([pending]):
+    _write_all(write_fd, pending)
+
+
+def _write_all(fd, data):
+  while data:
+    data = data[os.write(fd, data):]
+
+
+def _filter_process(read_fd, original):
+  """The forked filter: pumps until EOF, then leaves without cleanup."""
+  status = 0
+  try:
+    for number in (signal.SIGINT, signal.SIGTERM):
+      signal.signal(number, signal.SIG_IGN)
+    _pump(read_fd, original)
+  except BaseException:  # pylint: disable=broad-except
+    status = 1  # e.g. the real stderr was closed: nothing left to tell
+  os._exit(status)  # pylint: disable=protected-access
 
 
 def quiet(argv=None):
@@ -84,31 +115,43 @@ def quiet(argv=None):
   if _installed:
     return True
   if ("TF_CPP_MIN_LOG_LEVEL" in os.environ or _verbose_requested(argv)
-      or "pytest" in sys.modules):  # pytest captures stderr itself
+      or "pytest" in sys.modules  # pytest captures stderr itself
+      or not hasattr(os, "fork")
+      or threading.active_count() > 1):  # forking threads is unsafe
     return False
-  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
   try:
     sys.stderr.flush()
     original = os.dup(2)
     read_fd, write_fd = os.pipe()
-    os.dup2(write_fd, 2)
-    os.close(write_fd)
   except OSError:
     return False  # no real stderr (embedded interpreter): leave it be
-  pump = threading.Thread(target=_pump, args=(read_fd, original),
-                          daemon=True, name="stderr-filter")
-  pump.start()
+  pid = os.fork()
+  if pid == 0:
+    os.close(write_fd)
+    _filter_process(read_fd, original)
+  os.close(read_fd)
+  os.dup2(write_fd, 2)
+  os.close(write_fd)
+  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 
   def restore():
     # Flush what Python buffered, then give fd 2 back: the pipe's last
-    # writer closes, the pump sees EOF and writes the rest.
+    # writer closes, the filter writes the rest and exits; wait for it a
+    # little, so that its lines come before the shell's prompt.
     try:
       sys.stderr.flush()
     except (OSError, ValueError):
       pass
     os.dup2(original, 2)
-    pump.join(timeout=5)
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+      try:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+          break
+      except ChildProcessError:
+        break
+      time.sleep(0.005)
 
   atexit.register(restore)
-  _installed.append(pump)
+  _installed.append(pid)
   return True

@@ -82,10 +82,12 @@ class PoolingModel(base.BaseModel):
 
   frame_level = True
 
-  def __init__(self, num_classes, make_pooler, cluster_size, hidden_size,
+  def __init__(self, num_classes, make_pooler, *, cluster_size, hidden_size,
                add_batch_norm, gating, gating_remove_diag, moe_prob_gating,
                iterations, sample_random_frames, video_level_classifier_model,
                pooling_bn_momentum, model_flags):
+    """make_pooler(audio, name, momentum) -> the pooling layer of a stream;
+    the rest are the model flags of that name (model_flags: all of them)."""
     base.check_model_flags(
       gating=gating, gating_remove_diag=gating_remove_diag,
       moe_prob_gating=moe_prob_gating, iterations=iterations,
@@ -152,9 +154,12 @@ class NetVLADModel(PoolingModel):
         num_classes, lambda audio, name, momentum: layers.NetVLAD(
             layers.audio_share(k, audio), netvlad_add_batch_norm,
             not lightvlad, name=name, bn_momentum=momentum),
-        k, netvlad_hidden_size, netvlad_add_batch_norm, gating,
-        gating_remove_diag, moe_prob_gating, iterations, sample_random_frames,
-        video_level_classifier_model, pooling_bn_momentum, model_flags)
+        cluster_size=k, hidden_size=netvlad_hidden_size,
+        add_batch_norm=netvlad_add_batch_norm, gating=gating,
+        gating_remove_diag=gating_remove_diag, moe_prob_gating=moe_prob_gating,
+        iterations=iterations, sample_random_frames=sample_random_frames,
+        video_level_classifier_model=video_level_classifier_model,
+        pooling_bn_momentum=pooling_bn_momentum, model_flags=model_flags)
 
 
 @base.register
@@ -179,9 +184,12 @@ class NetFVModel(PoolingModel):
             layers.audio_share(k, audio), netvlad_add_batch_norm,
             fv_couple_weights, fv_coupling_factor, name=name,
             bn_momentum=momentum),
-        k, fv_hidden_size, netvlad_add_batch_norm, gating, gating_remove_diag,
-        moe_prob_gating, iterations, sample_random_frames,
-        video_level_classifier_model, pooling_bn_momentum, model_flags)
+        cluster_size=k, hidden_size=fv_hidden_size,
+        add_batch_norm=netvlad_add_batch_norm, gating=gating,
+        gating_remove_diag=gating_remove_diag, moe_prob_gating=moe_prob_gating,
+        iterations=iterations, sample_random_frames=sample_random_frames,
+        video_level_classifier_model=video_level_classifier_model,
+        pooling_bn_momentum=pooling_bn_momentum, model_flags=model_flags)
 
 
 @base.register
@@ -204,6 +212,9 @@ class SoftDbofModel(PoolingModel):
         num_classes, lambda audio, name, momentum: layers.SoftDBoF(
             layers.audio_share(k, audio, 8), dbof_add_batch_norm,
             softdbof_maxpool, name=name, bn_momentum=momentum),
-        k, dbof_hidden_size, dbof_add_batch_norm, gating, gating_remove_diag,
-        moe_prob_gating, iterations, sample_random_frames,
-        video_level_classifier_model, pooling_bn_momentum, model_flags)
+        cluster_size=k, hidden_size=dbof_hidden_size,
+        add_batch_norm=dbof_add_batch_norm, gating=gating,
+        gating_remove_diag=gating_remove_diag, moe_prob_gating=moe_prob_gating,
+        iterations=iterations, sample_random_frames=sample_random_frames,
+        video_level_classifier_model=video_level_classifier_model,
+        pooling_bn_momentum=pooling_bn_momentum, model_flags=model_flags)
