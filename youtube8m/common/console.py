@@ -18,17 +18,27 @@ before (a last line without a newline too), then exits. It ignores SIGINT
 and SIGTERM, which are the command's to handle; it ends when every writer
 of the pipe is gone (subprocesses that inherited stderr included).
 
-The user wins: with TF_CPP_MIN_LOG_LEVEL already set, or --verbosity=1 or
-more on the command line, nothing is filtered.
+TensorFlow's Python side logs at INFO what only its developers need (an
+export's temporary "Assets written to" directory, "Sharding callback
+duration", input renaming, once per signature): below WARNING, records
+from TensorFlow's and Keras' own files are dropped (they log through both
+the "tensorflow" and absl's logger), so a command's INFO lines are its own.
+
+The user wins: with --verbosity=1 or more on the command line nothing is
+filtered or lowered; with TF_CPP_MIN_LOG_LEVEL already set, the C++ lines
+are left to it.
 """
 
 import atexit
+import logging
 import os
 import re
 import signal
 import sys
 import threading
 import time
+
+from absl import logging as absl_logging
 
 # Start-up lines of TensorFlow/XLA/absl C++ (matched anywhere in the line).
 NOISE = re.compile("|".join([
@@ -49,6 +59,24 @@ NOISE = re.compile("|".join([
 ]))
 
 _installed = []
+
+# Where TensorFlow's and Keras' own Python files are (a log record's path).
+_LIBRARY_FILE = re.compile(r"[/\\](tensorflow|keras|tf_keras)[/\\]")
+
+
+def _own_info_only(record):
+  """Logging filter: a record below WARNING from TensorFlow or Keras is
+  dropped; the rest pass."""
+  return (record.levelno >= logging.WARNING or
+          not _LIBRARY_FILE.search(record.pathname or ""))
+
+
+def quiet_library_logs():
+  """Keeps TensorFlow's and Keras' INFO lines out of the command's log."""
+  logging.getLogger("tensorflow").setLevel(logging.WARNING)
+  absl_logger = absl_logging.get_absl_logger()
+  if _own_info_only not in absl_logger.filters:
+    absl_logger.addFilter(_own_info_only)
 
 
 def _verbose_requested(argv):
@@ -114,7 +142,10 @@ def quiet(argv=None):
   argv = sys.argv if argv is None else argv
   if _installed:
     return True
-  if ("TF_CPP_MIN_LOG_LEVEL" in os.environ or _verbose_requested(argv)
+  if _verbose_requested(argv):
+    return False
+  quiet_library_logs()
+  if ("TF_CPP_MIN_LOG_LEVEL" in os.environ
       or "pytest" in sys.modules  # pytest captures stderr itself
       or not hasattr(os, "fork")
       or threading.active_count() > 1):  # forking threads is unsafe

@@ -186,5 +186,4 @@ def export_checkpoint(config):
       config.train_dir, "export", f"step_{checkpoints.checkpoint_step(path)}")
   export_saved_model(model, flags, output_dir, config.top_k,
                      float16=config.export_float16)
-  logging.info("Exported %s to %s", path, output_dir)
   return output_dir
