@@ -28,6 +28,7 @@ from youtube8m import make_dataset
 from youtube8m.common import cli
 from youtube8m.common import console
 from youtube8m.common import settings
+from youtube8m.common import utils
 from youtube8m.models import base
 from youtube8m.models import catalog
 from youtube8m.models import model_config
@@ -403,3 +404,15 @@ def test_every_command_is_quiet(tmp_path):
       f"--labels={data}/segment/validate*"], tmp_path)[0]
   assert segments_json == json.loads(scored.stdout.strip().splitlines()[-1])
   assert set(segments_json) >= {"map", "num_classes", "top_n"}
+
+
+def test_a_model_that_cannot_read_the_data_leaves_no_train_dir(tmp_path):
+  from youtube8m.training import train_lib  # pylint: disable=g-import-not-at-top
+  config = train_config.TrainConfig(
+      train_dir=str(tmp_path / "run"),
+      train_data_pattern=str(tmp_path / "train*"),
+      model_flags=dict(model_config.all_defaults(), model="NeXtVLADModel"),
+      explicit_flags=frozenset({"model"}))
+  with pytest.raises(utils.Yt8mError, match="reads frame-level features"):
+    train_lib.train(config)
+  assert not (tmp_path / "run").exists()

@@ -128,6 +128,11 @@ def train(config, strategy=None):
       not tf.io.gfile.isdir(config.train_dir)):
     raise utils.Yt8mError(f"--train_dir={config.train_dir} is a file, not a "
                           "directory")
+  if not tf.io.gfile.exists(config.train_dir):
+    # The lock below makes train_dir: a model that cannot read this data
+    # (or does not exist) must fail first and leave nothing behind.
+    builders.model_class(run_files.resolve_flags(
+        warm_start.inherit_flags(config)))
   tf.debugging.set_log_device_placement(config.log_device_placement)
   if config.seed is not None:
     keras.utils.set_random_seed(config.seed)
