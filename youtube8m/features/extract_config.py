@@ -42,11 +42,14 @@ class ModelFilesConfig:
   download: bool = settings.setting(
       True, "Fetch missing model files from their published URLs.")
   inception_url: str = settings.setting(
-      INCEPTION_URL, f"Where {INCEPTION_GRAPH} is fetched from.")
+      INCEPTION_URL, f"Where {INCEPTION_GRAPH} is fetched from (end it in "
+      "#sha256=HEX to have the download checked).")
   pca_url: str = settings.setting(
-      PCA_URL, f"Where {', '.join(PCA_FILES)} are fetched from.")
+      PCA_URL, f"Where {', '.join(PCA_FILES)} are fetched from (#sha256=HEX "
+      "as above).")
   vggish_pca_url: str = settings.setting(
-      VGGISH_PCA_URL, f"Where {VGGISH_PCA_FILE} is fetched from.")
+      VGGISH_PCA_URL, f"Where {VGGISH_PCA_FILE} is fetched from "
+      "(#sha256=HEX as above).")
 
 
 @dataclasses.dataclass
