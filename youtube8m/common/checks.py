@@ -115,3 +115,10 @@ def unit_interval(flag, value):
   if (isinstance(value, bool) or not isinstance(value, numbers.Real)
       or not 0 < value <= 1):
     raise bad_flag(flag, value, "expected a number in (0, 1]")
+
+
+def probability(flag, value):
+  """Check: a number in [0, 1]."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+      or not 0 <= value <= 1):
+    raise bad_flag(flag, value, "expected a number in [0, 1]")
