@@ -122,7 +122,10 @@ class TrainConfig:
       DEFAULT_LOCK_STALE_SECS, "A train_dir lock of another host is "
       "taken over when its heartbeat is older than this (a lock of this "
       "host, when its process is gone).", check=checks.positive)
-  max_checkpoints_to_keep: int = 5
+  max_checkpoints_to_keep: int = settings.setting(
+      5, "Checkpoints kept in train_dir (older ones are deleted); raise it "
+      "to average more of them (python -m youtube8m.average_checkpoints).",
+      check=checks.positive_int)
   # model_flags.json content given on the command line, and the typed flags.
   model_flags: dict = dataclasses.field(
       default_factory=model_config.all_defaults)
