@@ -122,6 +122,14 @@ class TrainConfig:
       DEFAULT_LOCK_STALE_SECS, "A train_dir lock of another host is "
       "taken over when its heartbeat is older than this (a lock of this "
       "host, when its process is gone).", check=checks.positive)
+  teacher: str = settings.setting(
+      "", "Distill: an exported SavedModel (export_model.py, also an "
+      "--ensemble export) whose scores on each batch are mixed into the "
+      "loss targets: (1 - --distill_weight) x labels + --distill_weight x "
+      "its scores (distillation.py).")
+  distill_weight: float = settings.setting(
+      0.5, "With --teacher: the weight W of the teacher's scores in the "
+      "targets, in [0, 1].", check=checks.probability)
   max_checkpoints_to_keep: int = settings.setting(
       5, "Checkpoints kept in train_dir (older ones are deleted); raise it "
       "to average more of them (python -m youtube8m.average_checkpoints).",

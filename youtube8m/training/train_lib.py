@@ -27,6 +27,7 @@ from youtube8m.models import checkpoints
 from youtube8m.models import ema as ema_lib
 from youtube8m.models import size as model_size
 from youtube8m.serving import export
+from youtube8m.training import distillation
 from youtube8m.training import distribution
 from youtube8m.training import train_config
 from youtube8m.training import run_files
@@ -247,6 +248,7 @@ def _build(config, strategy, flags):
   trainer = trainer_lib.Trainer(model, loss_fn, optimizer, strategy,
                                 config.regularization_penalty,
                                 config.clip_gradient_norm, ema=ema)
+  trainer = distillation.wrap(trainer, config, flags)  # with --teacher
   return _Run(model, ema, schedule, optimizer, checkpoint, trainer)
 
 

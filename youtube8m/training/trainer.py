@@ -201,7 +201,9 @@ class Trainer:
   def _update_and_predict(self, batch):
     """(label_loss, student_loss, reg_loss, predictions [B, C]) after one
     optimizer step."""
-    labels, label_weights = batch["labels"], batch.get("label_weights")
+    label_weights = batch.get("label_weights")
+    # The loss targets: the labels, or soft targets (distillation.py).
+    labels = batch.get("targets", batch["labels"])
     with tf.GradientTape() as tape:
       outputs = self.model(batch, training=True)
       # float32 whatever the layers compute in (--mixed_precision).
