@@ -60,14 +60,20 @@ def format_row(video_id, classes, scores):
   return f"{video_id},{pairs}\n"
 
 
-def read_submission(path):
-  """{class: [segment id, ...] best first} from a `Class,Segments` CSV."""
-  submission = {}
+def submission_rows(path):
+  """Yields (line number, class id, [segment id, ...]) of a Class,Segments
+  CSV, rows in file order.
+
+  Raises:
+    Yt8mError: no header, a bad class id, a class with a second row or a
+      malformed segment id, naming the file and line.
+  """
   with tf.io.gfile.GFile(path, "r") as f:
     lines = f.read().splitlines()
   if not lines or lines[0].strip() != SUBMISSION_HEADER:
     raise utils.Yt8mError(f"{path}: the first line must be "
                           f"'{SUBMISSION_HEADER}'")
+  seen = set()
   for number, line in enumerate(lines[1:], 2):
     if not line.strip():
       continue
@@ -79,13 +85,18 @@ def read_submission(path):
     if cls is None or cls < 0:
       raise utils.Yt8mError(f"{path}, line {number}: class '{head}' is not "
                             "a class id")
-    if cls in submission:
+    if cls in seen:
       raise utils.Yt8mError(f"{path}, line {number}: class {cls} has a "
                             "second row")
+    seen.add(cls)
     segments = rest.split()
     bad = [s for s in segments if not _SEGMENT_ID.match(s)]
     if bad:
       raise utils.Yt8mError(f"{path}, line {number}: '{bad[0]}' is not a "
                             "segment id <video_id>:<start_second>")
-    submission[cls] = segments
-  return submission
+    yield number, cls, segments
+
+
+def read_submission(path):
+  """{class: [segment id, ...] best first} from a `Class,Segments` CSV."""
+  return {cls: segments for _, cls, segments in submission_rows(path)}

@@ -123,23 +123,20 @@ def _parse_pairs(tokens, where, num_classes):
   return classes, scores
 
 
-def read_predictions(path, labels, num_classes, ignore_unknown_ids=False):
-  """The rows of a predictions CSV for the videos of `labels`, in file order.
+def prediction_rows(path, num_classes):
+  """Yields (line number, video id, class ids, scores) of a predictions CSV.
 
-  Returns:
-    (videos [R] list of ids, classes [M] int64, scores [M] float64,
-     lengths [R] int64 pairs per row (pairs in file order), unknown rows
-     skipped).
+  Raises:
+    Yt8mError: no header, a malformed row or pair, a class id outside
+      [0, num_classes), a non-finite score, a repeated class or video
+      (naming the file and line), or no row at all.
   """
   lines = _lines(path)
   if not lines or lines[0].strip() != PREDICTIONS_HEADER:
     raise utils.Yt8mError(f"{path}: the first line must be "
                           f"'{PREDICTIONS_HEADER}'" +
                           ("" if lines else " (the file is empty)"))
-  videos, first, unknown = [], {}, 0
-  # Flat typed arrays: 8 bytes per value, where lists of Python numbers
-  # would need ~4 times that for a 20-pair x 1M-video file.
-  classes, scores, lengths = array.array("q"), array.array("d"), []
+  first = {}
   for number, line in enumerate(lines[1:], 2):
     if not line.strip():
       continue
@@ -154,18 +151,36 @@ def read_predictions(path, labels, num_classes, ignore_unknown_ids=False):
                             f"{first[video]}")
     first[video] = number
     row_classes, row_scores = _parse_pairs(rest.split(), where, num_classes)
+    yield number, video, row_classes, row_scores
+  if not first:
+    raise utils.Yt8mError(f"{path}: holds no prediction row")
+
+
+def read_predictions(path, labels, num_classes, ignore_unknown_ids=False):
+  """The rows of a predictions CSV for the videos of `labels`, in file order.
+
+  Returns:
+    (videos [R] list of ids, classes [M] int64, scores [M] float64,
+     lengths [R] int64 pairs per row (pairs in file order), unknown rows
+     skipped).
+  """
+  videos, unknown = [], 0
+  # Flat typed arrays: 8 bytes per value, where lists of Python numbers
+  # would need ~4 times that for a 20-pair x 1M-video file.
+  classes, scores, lengths = array.array("q"), array.array("d"), []
+  for number, video, row_classes, row_scores in prediction_rows(
+      path, num_classes):
     if video not in labels:
       if ignore_unknown_ids:
         unknown += 1
         continue
-      raise utils.Yt8mError(f"{where} is not in the labels; "
-                            "--ignore_unknown_ids skips such rows")
+      raise utils.Yt8mError(f"{path}, line {number}: video '{video}' is not "
+                            "in the labels; --ignore_unknown_ids skips such "
+                            "rows")
     videos.append(video)
     classes.extend(row_classes)
     scores.extend(row_scores)
     lengths.append(len(row_classes))
-  if not first:
-    raise utils.Yt8mError(f"{path}: holds no prediction row")
   return (videos, np.frombuffer(classes, np.int64),
           np.frombuffer(scores, np.float64), np.array(lengths, np.int64),
           unknown)
