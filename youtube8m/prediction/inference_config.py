@@ -73,6 +73,20 @@ class SegmentInferenceConfig(InferenceConfig):
       "", "CSV (header 'Index') of the classes to predict with "
       "--segment_labels, local or gs:// (default: the 1000 classes of the "
       "2019 challenge, shipped with the package).")
+  video_prior_weight: float = settings.setting(
+      0.0, "--segment_labels: rank segments by video ** a x segment ** "
+      "(1 - a), with a this weight and video the whole video's score for "
+      "the class (0: the segment's score alone; segment_rerank.py).",
+      check=checks.probability)
+  fill_from_video_ranking: bool = settings.setting(
+      False, "--segment_labels: fill each class's list with the segments "
+      "of its best videos by whole-video score, whole videos in that order "
+      "until --segment_max_pred segments, ranked as usual.")
+  video_prior_train_dir: str = settings.setting(
+      "", "--segment_labels: the frame-level train_dir whose model gives the "
+      "whole-video scores of --video_prior_weight and "
+      "--fill_from_video_ranking (e.g. the video-level model before "
+      "fine-tuning on segments); default: the segment model.")
 
 
 @dataclasses.dataclass

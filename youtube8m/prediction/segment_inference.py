@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from youtube8m.common import outputs
+from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import readers
 from youtube8m.data import submissions
@@ -33,6 +34,7 @@ from youtube8m.evaluation import eval_util
 from youtube8m.models import builders
 from youtube8m.prediction import inference_config
 from youtube8m.prediction import inference_lib
+from youtube8m.prediction import segment_rerank
 from youtube8m.serving import export
 from youtube8m.serving import predictors
 
@@ -130,6 +132,7 @@ def _segment_model(config):
 
 def infer_segments(config):
   """Writes the `Class,Segments` CSV; returns the number of segments scored."""
+  settings.validate(config)
   if config.segment_max_pred <= 0:
     raise utils.Yt8mError(f"--segment_max_pred={config.segment_max_pred}: "
                           "expected a positive integer")
@@ -149,12 +152,18 @@ def infer_segments(config):
     predictions = model(batch, training=False)["predictions"]  # [N, C]
     return batch["video_ids"], tf.gather(predictions, whitelist, axis=1)
 
+  prior = None
+  if segment_rerank.applies(config):
+    prior = segment_rerank.VideoPrior(
+        *segment_rerank.prior_model(config, model, flags), config, whitelist)
   top = TopSegments(len(whitelist), config.segment_max_pred)
   segment_ids, start = [], time.time()
   for batch in dataset:
     ids, scores = predict(batch)
-    segment_ids.extend(v.decode("utf-8") for v in ids.numpy())
-    top.add(scores.numpy())
+    batch_ids = [v.decode("utf-8") for v in ids.numpy()]
+    segment_ids.extend(batch_ids)
+    top.add(scores.numpy() if prior is None else
+            prior.rerank(batch_ids, scores.numpy()))
     elapsed = time.time() - start
     logging.info("num examples processed: %d elapsed seconds: %.2f "
                  "examples/sec: %.1f", top.count, elapsed,
