@@ -105,6 +105,13 @@ def test_fitted_weights_beat_each_member_and_are_the_grid_best(tmp_path):
   grid = [members.score([w, 1 - w], labels, 3)["gap"]
           for w in np.linspace(0, 1, 21)]
   assert result["ensemble"] == pytest.approx(max(grid), abs=1e-12)
+  # Labels of videos no member predicts do not count.
+  synthetic.write_labels_csv(str(tmp_path / "more.csv"),
+                             dict(labels, other=[1, 2]))
+  more = _run(predictions=",".join(paths), weights=",".join(
+      map(str, result["weights"])), fit_labels=str(tmp_path / "more.csv"),
+              top_k=3)
+  assert more["ensemble"] == result["ensemble"]
   # The written file scores as the ensemble did (up to its %g rounding).
   scored = score_lib.score_videos(score_lib.ScoreConfig(
       predictions=out, labels=str(tmp_path / "labels.csv"), num_classes=6,

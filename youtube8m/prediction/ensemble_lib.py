@@ -14,7 +14,8 @@ as that member's score 0 (so give the members more classes with
 `inference.py --top_k=100`); a submission's ranks become rank scores.
 
 --fit_labels (held-out ground truth: a labels CSV, or a glob of rated
-segment records) scores each member and the ensemble: GAP@--top_k, or
+segment records) scores each member and the ensemble: GAP@--top_k over the
+videos the members predict (labels of other videos are not used), or
 segment MAP@--top_n. Without --weights, the weights are searched for the
 best score there (`search_weights`), as the winning teams tuned their
 blends on held-out validation data (Willow, 2017; Axon AI, 2018,
@@ -142,6 +143,9 @@ def _members(config, paths):
       return members, None, f"GAP@{config.top_k}"
     labels = score_lib.read_labels(config.fit_labels, config.num_classes)
     members.check_labelled(labels, f"--fit_labels={config.fit_labels}")
+    # Only the members' videos count: the labels may cover more (all of
+    # validate, when the members predicted some of its shards).
+    labels = {video: labels[video] for video in members.videos}
     return members, lambda w: members.score(w, labels, config.top_k)[
         "gap"], f"GAP@{config.top_k}"
   members = segment_ensemble.SegmentMembers(paths)
