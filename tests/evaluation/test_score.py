@@ -120,6 +120,16 @@ def test_unknown_ids_fail_or_are_counted(tmp_path):
   assert "1 rows of unknown videos ignored" in score_lib.summary_line(result)
 
 
+def test_only_predicted_videos_leaves_the_others_out(tmp_path):
+  predictions = HEADER + "a,1 0.9 2 0.4\n"
+  everyone = _score(tmp_path, predictions, "a,1\nb,2\n")
+  assert everyone["gap"] == pytest.approx(0.5)  # b's positive is missed
+  only = _score(tmp_path, predictions, "a,1\nb,2\n",
+                only_predicted_videos=True)
+  assert only["gap"] == _score(tmp_path, predictions, "a,1\n")["gap"] == 1.0
+  assert only["num_videos"] == 1 and only["videos_without_predictions"] == 0
+
+
 @pytest.mark.parametrize("predictions, message", [
     ("", r"the first line must be 'VideoId,LabelConfidencePairs' \(the file "
          r"is empty\)"),

@@ -34,6 +34,10 @@ class ScoreConfig:
   ignore_unknown_ids: bool = settings.setting(
       False, "Skip (and count) rows for videos absent from --labels "
       "instead of failing.")
+  only_predicted_videos: bool = settings.setting(
+      False, "Score only the labelled videos the predictions have a row "
+      "for (e.g. a few validate shards against the whole labels file), "
+      "instead of scoring the others as empty rows.")
   report_file: str = settings.setting(
       "", "Also write an HTML page with the PR curve and per-class APs "
       "(needs matplotlib: pip install 'youtube8m[plots]').",

@@ -280,6 +280,8 @@ def score_videos(config):
   videos, classes, scores, lengths, unknown = read_predictions(
       config.predictions, labels, config.num_classes,
       config.ignore_unknown_ids)
+  if config.only_predicted_videos:
+    labels = {video: labels[video] for video in videos}
   metrics = evaluation_metrics(labels, videos, classes, scores, lengths,
                                config.num_classes, config.top_k)
   values = metrics.get()

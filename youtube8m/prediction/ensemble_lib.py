@@ -174,6 +174,7 @@ def run(config):
   if fitted:
     weights, ensemble_score = search_weights(score, len(paths),
                                              config.weight_step)
+    weights = [round(w, 12) for w in weights]  # 0.3, not 0.30000000000000004
   else:
     weights = ensemble_export.parse_weights(config.weights, len(paths),
                                             "--weights")
