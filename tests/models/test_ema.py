@@ -195,8 +195,9 @@ def test_training_exports_hold_the_average(tmp_path):
   averaged = _checkpoint_values(train_dir, "ema")
   want = [v for n, v in averaged.items() if "kernel" in n]
   for directory in (train_dir / "export" / "step_3", tmp_path / "final"):
+    # An export holds its model as its first member.
     saved = _checkpoint_values(directory / "variables" / "variables",
-                               "model")
+                               "members/0/model")
     kernel = [v for n, v in saved.items() if "kernel" in n]
     assert len(kernel) == len(want) == 1
     np.testing.assert_allclose(kernel[0], want[0], rtol=1e-6)
