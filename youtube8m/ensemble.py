@@ -20,14 +20,19 @@ console.quiet()
 
 from youtube8m.common import cli
 from youtube8m.common import settings
-from youtube8m.prediction import ensemble_lib
+from youtube8m.prediction import ensemble_config
+
+
+def define_flags():
+  settings.define_flags(ensemble_config.EnsembleConfig)
 
 
 def main(argv):
   cli.check_no_positional_args(argv)
-  config = settings.from_flags(ensemble_lib.EnsembleConfig)
-  if not config.predictions:
-    raise cli.UsageError("--predictions is required")
+  config = settings.validate(settings.from_flags(
+      ensemble_config.EnsembleConfig))
+  # TensorFlow loads here, once the command line has passed every check.
+  from youtube8m.prediction import ensemble_lib  # pylint: disable=g-import-not-at-top
   result = ensemble_lib.run(config)
   for line in ensemble_lib.summary_lines(result):
     print(line)
@@ -35,5 +40,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  settings.define_flags(ensemble_lib.EnsembleConfig)
+  define_flags()
   cli.run(main)

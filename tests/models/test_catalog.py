@@ -115,6 +115,8 @@ def test_the_models_face_loads_keras_only_when_asked():
           "from youtube8m.evaluation import eval_config, score_config\n"
           "from youtube8m.prediction import inference_config\n"
           "from youtube8m.serving import export_config\n"
+          "from youtube8m.prediction import ensemble_config\n"
+          "from youtube8m.models import averaging_config\n"
           "from youtube8m.features import extract_config\n"
           "assert models.MODEL_FLAGS and model_config.all_defaults()\n"
           "print('keras' in sys.modules, 'tensorflow' in sys.modules)\n"

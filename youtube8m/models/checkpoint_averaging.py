@@ -24,7 +24,6 @@ Memory: the model, plus float64 sums of its float variables (twice its
 float32 size).
 """
 
-import dataclasses
 import json
 import os
 
@@ -32,10 +31,10 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from youtube8m.common import checks
 from youtube8m.common import outputs
 from youtube8m.common import settings
 from youtube8m.common import utils
+from youtube8m.models import averaging_config
 from youtube8m.models import builders
 from youtube8m.models import checkpoints
 from youtube8m.models import model_config
@@ -44,18 +43,9 @@ from youtube8m.models import size as model_size
 RECORD = "averaging.json"
 
 
-@dataclasses.dataclass
-class AverageConfig:
-  """Every setting of `python -m youtube8m.average_checkpoints`."""
-  train_dir: str = settings.setting(
-      "", "The training directory whose newest checkpoints are averaged.")
-  num_checkpoints: int = settings.setting(
-      5, "How many of the newest checkpoints to average (train_dir must "
-      "keep that many: train.py --max_checkpoints_to_keep).",
-      check=checks.positive_int)
-  output_dir: str = settings.setting(
-      "", "A new (absent or empty) directory for the averaged model; use it "
-      "as --train_dir of eval.py, inference.py and export_model.py.")
+# The command's settings, in averaging_config.py (no TensorFlow there: the
+# command checks them before TensorFlow loads).
+AverageConfig = averaging_config.AverageConfig
 
 
 def newest_checkpoints(train_dir, count):
@@ -103,8 +93,6 @@ def average_into(model, paths):
 
 def _check_output(config):
   output = config.output_dir.rstrip("/")
-  if not output:
-    raise utils.Yt8mError("--output_dir is required")
   if os.path.abspath(output) == os.path.abspath(config.train_dir.rstrip("/")):
     raise utils.Yt8mError("--output_dir must not be --train_dir: the "
                           "average goes to a new directory")
@@ -117,8 +105,6 @@ def _check_output(config):
 def average_checkpoints(config):
   """Writes the averaged model directory; returns its checkpoint prefix."""
   settings.validate(config)
-  if not config.train_dir:
-    raise utils.Yt8mError("--train_dir is required")
   _check_output(config)
   flags = model_config.load(config.train_dir)
   if flags is None:

@@ -27,16 +27,14 @@ Prints one line per member and one for the ensemble, then a JSON line whose
 `export_model.py --ensemble_weights` to put the ensemble in one graph).
 """
 
-import dataclasses
-
 import tensorflow as tf
 
-from youtube8m.common import checks
 from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import submissions
 from youtube8m.evaluation import score_lib
 from youtube8m.evaluation import segment_eval_lib
+from youtube8m.prediction import ensemble_config
 from youtube8m.prediction import segment_ensemble
 from youtube8m.prediction import video_ensemble
 from youtube8m.serving import ensemble as ensemble_export
@@ -44,33 +42,9 @@ from youtube8m.serving import ensemble as ensemble_export
 MAX_ROUNDS = 20  # of the coordinate search; it usually settles in 2 or 3
 
 
-@dataclasses.dataclass
-class EnsembleConfig:
-  """Every setting of `python -m youtube8m.ensemble`."""
-  predictions: str = settings.setting(
-      "", "Comma-separated member files, all video-level prediction CSVs "
-      "(VideoId,LabelConfidencePairs) or all Class,Segments submissions. A "
-      "class missing from a member's row counts as its score 0.")
-  weights: str = settings.setting(
-      "", "Comma-separated member weights (scaled to sum to 1). Default: "
-      "searched on --fit_labels, else equal.")
-  fit_labels: str = settings.setting(
-      "", "Held-out ground truth: a VIDEO_ID,LABELS CSV (video level) or a "
-      "glob of rated segment TFRecords (Class,Segments). Scores the members "
-      "and the ensemble, and fits the weights unless --weights is given.")
-  output_file: str = settings.setting(
-      "", "Where to write the ensemble's file (same format as the members).")
-  top_k: int = settings.setting(
-      20, "Video level: pairs per video written, and GAP@top_k scored.",
-      check=checks.positive_int)
-  top_n: int = settings.setting(
-      100000, "Class,Segments: segments per class written, and MAP@top_n "
-      "scored.", check=checks.positive_int)
-  num_classes: int = settings.setting(
-      3862, "Class ids must be below this (4716 for 2017 data).",
-      check=checks.positive_int)
-  weight_step: float = settings.setting(
-      0.05, "Grid step of the weight search.", check=checks.unit_interval)
+# The command's settings, in ensemble_config.py (no TensorFlow there: the
+# command checks them before TensorFlow loads).
+EnsembleConfig = ensemble_config.EnsembleConfig
 
 
 def file_kind(path):
