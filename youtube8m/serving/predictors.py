@@ -88,8 +88,7 @@ class SavedModelPredictor:
     check_top_k(top_k, (self.flags or {}).get("num_classes"))
     if exported_k is not None and top_k > exported_k:
       raise utils.Yt8mError(f"--top_k={top_k} but {export_dir} was "
-                            f"exported with top {exported_k}; export it "
-                            f"again with export_model.py --top_k={top_k}")
+                            f"exported with top {exported_k}")
     self.top_k = top_k
     self.source = f"SavedModel {export_dir}"
 
