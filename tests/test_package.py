@@ -26,16 +26,28 @@ def test_every_module_imports():
       youtube8m.__path__, prefix="youtube8m.")]
   assert {f"youtube8m.{n}" for n in SEED_MODULES} <= set(names)
   assert "youtube8m.benchmarks.reader" in names
-  front_ends = []
-  for name in names:
-    try:
-      module = importlib.import_module(name)
-    except flags.DuplicateFlagError:
-      # A front-end (train, eval, a benchmark...) defines absl flags on
-      # import, and two front-ends' flags cannot share one process.
-      front_ends.append(name)
-      continue
-    assert module.__doc__, f"{name} has no module docstring"
+  front_ends, defining = [], []
+  flags_before = set(flags.FLAGS)
+  try:
+    for name in names:
+      before = set(flags.FLAGS)
+      try:
+        module = importlib.import_module(name)
+      except flags.DuplicateFlagError:
+        # A front-end (train, eval, a benchmark...) defines absl flags on
+        # import, and two front-ends' flags cannot share one process.
+        front_ends.append(name)
+        continue
+      if set(flags.FLAGS) != before:
+        defining.append(name)
+      assert module.__doc__, f"{name} has no module docstring"
+  finally:
+    # Leave absl's FLAGS and sys.modules as they were, so later tests can
+    # import any front end (its flags would be defined twice otherwise).
+    for flag in set(flags.FLAGS) - flags_before:
+      delattr(flags.FLAGS, flag)
+    for name in defining:
+      sys.modules.pop(name, None)
   assert "youtube8m.train" in front_ends or "youtube8m.eval" in front_ends
   children = [subprocess.Popen(
       [sys.executable, "-c", f"import {name}; assert {name}.__doc__"],
