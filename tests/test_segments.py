@@ -161,6 +161,24 @@ def test_malformed_segment_fields(tmp_path, rated, expected):
   assert "bad.tfrecord" in message and "'broken'" in message
 
 
+def test_epochs_count_rated_segments_not_videos(rated_file, tmp_path):
+  path, videos = rated_file
+  # a: starts {0, 10, 15}; b: none; c: {5}. Four examples in three videos.
+  assert segment_readers.count_rated_segments([path]) == 4
+  assert len(_read_all(readers.make_dataset(
+      segment_readers.YT8MSegmentReader(6, "rgb,audio", "8,4"), path,
+      2))["video_ids"]) == 4
+  flags = dict(model_config.all_defaults(), model="FrameLevelLogisticModel",
+               frame_features=True, feature_names="rgb,audio",
+               feature_sizes="8,4", num_classes=6)
+  steps = train_lib.train(train_lib.TrainConfig(
+      train_dir=str(tmp_path / "run"), train_data_pattern=path,
+      model_flags=flags, explicit_flags=frozenset(flags), batch_size=2,
+      num_epochs=3, export_model_steps=0, segment_labels=True, seed=1))
+  assert steps == 6  # 3 epochs x 4 segments / 2 (videos would give 5)
+  del videos
+
+
 def test_segment_mode_needs_frame_features():
   with pytest.raises(utils.Yt8mError, match="--frame_features"):
     builders.make_reader(dict(model_config.all_defaults(), num_classes=6),

@@ -83,8 +83,11 @@ def convert(pattern, output_file):
   """Writes the CSV atomically; returns the number of videos."""
   from youtube8m.data import submissions
   from youtube8m.data import tfrecords
+  from youtube8m.common import outputs
   from youtube8m.prediction import inference_lib
   files = tfrecords.list_files(pattern, "--json_prediction_files_pattern")
+  outputs.check_distinct({"--csv_output_file": output_file},
+                         [("--json_prediction_files_pattern", files)])
 
   def write(f):
     f.write(submissions.CSV_HEADER)

@@ -92,6 +92,14 @@ def main(argv):
   videos = read_videos_csv(config.input_videos_csv)
   if not videos:
     raise utils.Yt8mError(f"{config.input_videos_csv}: no videos")
+  from youtube8m.common import outputs
+  shards = feature_records.shard_names(config.output_tfrecords_file,
+                                       config.num_shards)
+  outputs.check_distinct(
+      {f"--output_tfrecords_file (shard {i})": path
+       for i, path in enumerate(shards)},
+      [("--input_videos_csv", [config.input_videos_csv]),
+       ("a video of --input_videos_csv", [path for path, _ in videos])])
   extractor = extraction_pipeline.Extractor.from_model_dir(
       **model_files.options(config))
   print(f"{len(videos)} videos; "

@@ -109,6 +109,11 @@ def main(argv):
           flush=True)
   pngs = label_video_lib.timeline_paths(config.timeline_png, videos) if (
       config.timeline_png) else None
+  if pngs:  # a PNG must never overwrite a video being labelled
+    outputs.check_distinct(
+        {f"--timeline_png (for {video})": png
+         for video, png in zip(videos, pngs)},
+        [("a video to label", videos)])
   classes = min(config.timeline_classes, model.num_classes)
   failed = []
   with contextlib.closing(extraction_pipeline.video_features(

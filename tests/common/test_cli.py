@@ -38,6 +38,8 @@ def _exit_and_stderr(error, capsys, argv=("prog",)):
      "error: no space left on the device (could not write /x/p.csv"),
     (PermissionError(errno.EACCES, "Permission denied", "/root/x"),
      "error: permission denied: "),
+    (OSError(errno.EROFS, "Read-only file system", "/ro/run/.train.lock"),
+     "error: read-only file system: cannot write /ro/run/.train.lock"),
 ])
 def test_user_errors_are_one_line(error, expected, capsys):
   code, lines = _exit_and_stderr(error, capsys)
@@ -61,3 +63,25 @@ def test_a_bug_keeps_its_traceback():
       env=wh.script_env(), capture_output=True, text=True, timeout=120)
   assert result.returncode != 0
   assert "Traceback" in result.stderr and "KeyError" in result.stderr
+
+
+def test_ctrl_c_and_signals_stop_in_one_line(capsys):
+  code, lines = _exit_and_stderr(KeyboardInterrupt(), capsys)
+  assert code == 130 and len(lines) == 1 and "stopped by SIGINT" in lines[0]
+  code, lines = _exit_and_stderr(utils.Stopped("stopped by SIGTERM after "
+                                               "step 5", 143), capsys)
+  assert code == 143 and len(lines) == 1
+  assert lines[0].endswith("stopped by SIGTERM after step 5")
+
+
+def test_a_closed_stdout_pipe_stops_quietly():
+  """`python -m youtube8m.label_video ... | head`: no BrokenPipeError."""
+  process = subprocess.Popen(
+      [sys.executable, "-c", "from youtube8m.common import cli\n"
+       "def main(argv):\n  for i in range(100000):\n    print(i)\n"
+       "cli.run(main)"], env=wh.script_env(), stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE)
+  process.stdout.close()  # the reader is gone before the first line
+  stderr = process.stderr.read().decode()
+  assert process.wait(timeout=60) == 141, stderr
+  assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from youtube8m.common import outputs
+from youtube8m.common import utils
 
 
 def test_write_file_appears_whole_or_not_at_all(tmp_path):
@@ -85,3 +86,69 @@ def test_temp_path_is_recognised(tmp_path):
   tmp = outputs.temp_path(str(tmp_path / "x.csv"))
   assert os.path.basename(tmp).startswith("x.csv.yt8m-tmp-")
   assert tmp.endswith(f"-{os.getpid()}")
+
+
+def test_remove_never_follows_a_link(tmp_path):
+  victim = tmp_path / "victim"
+  victim.mkdir()
+  (victim / "precious.txt").write_text("keep me")
+  inside = tmp_path / "dir"
+  inside.mkdir()
+  os.symlink(victim, inside / "link")
+  outputs.remove(str(inside))  # a tree holding a link to a directory
+  assert not inside.exists()
+  assert (victim / "precious.txt").exists()
+  os.symlink(victim, tmp_path / "top")
+  outputs.remove(str(tmp_path / "top"))
+  assert not os.path.lexists(tmp_path / "top")
+  assert (victim / "precious.txt").exists()
+  outputs.remove(str(tmp_path / "missing"))  # nothing there: no error
+
+
+def _dead_pid():
+  dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                        capture_output=True, text=True, check=True)
+  return int(dead.stdout)
+
+
+def test_a_write_removes_its_own_stale_temporaries(tmp_path):
+  host, dead = os.uname().nodename, _dead_pid()
+  mine = tmp_path / f"out.csv.yt8m-tmp-{host}-{dead}"
+  mine.write_text("half a CSV of a killed run")
+  theirs = tmp_path / f"other.csv.yt8m-tmp-{host}-{dead}"
+  theirs.write_text("another output's: left for its own writer")
+  outputs.write_file(str(tmp_path / "out.csv"), lambda f: f.write("x"))
+  assert sorted(os.listdir(tmp_path)) == ["other.csv.yt8m-tmp-" +
+                                          f"{host}-{dead}", "out.csv"]
+  (tmp_path / f"model.tgz.yt8m-tmp-{host}-{dead}").write_text("x")
+  outputs.copy_file(str(tmp_path / "out.csv"), str(tmp_path / "model.tgz"))
+  os.makedirs(tmp_path / f"export.yt8m-tmp-{host}-{dead}")
+  outputs.write_dir(str(tmp_path / "export"), os.makedirs)
+  assert sorted(os.listdir(tmp_path)) == sorted([
+      theirs.name, "out.csv", "model.tgz", "export"])
+
+
+def test_write_dir_replaces_a_link_not_its_target(tmp_path):
+  victim = tmp_path / "victim"
+  victim.mkdir()
+  (victim / "precious.txt").write_text("keep me")
+  os.symlink(victim, tmp_path / "export")
+  outputs.write_dir(str(tmp_path / "export"), os.makedirs)
+  assert not os.path.islink(tmp_path / "export")
+  assert (victim / "precious.txt").exists()
+
+
+def test_two_outputs_naming_one_file_are_refused(tmp_path):
+  out = str(tmp_path / "a.csv")
+  with pytest.raises(utils.Yt8mError, match="--output_file=.*a.csv and "
+                     "--readable_output_file=.*a.csv name the same file"):
+    outputs.check_distinct({"--output_file": out,
+                            "--readable_output_file": str(tmp_path / "x" /
+                                                          ".." / "a.csv")})
+  os.symlink(out, tmp_path / "link.csv")
+  with pytest.raises(utils.Yt8mError, match="name the same file"):
+    outputs.check_distinct({"--a": out, "--b": str(tmp_path / "link.csv")})
+  with pytest.raises(utils.Yt8mError, match="is also an input"):
+    outputs.check_distinct({"--output_file": out},
+                           [("--input_data_pattern", [out])])
+  outputs.check_distinct({"--a": out, "--b": "", "--c": str(tmp_path / "c")})

@@ -238,10 +238,10 @@ def test_feature_order_follows_flags(frame_files):
                              records.dequantize(videos[0][3][:1]), atol=5e-7)
 
 
-def test_odd_feature_sizes_and_unequal_counts_past_max_frames(tmp_path):
-  """Sizes not divisible by 8 take the byte path; counts may differ > 300."""
+def test_odd_feature_sizes_past_max_frames(tmp_path):
+  """Sizes not divisible by 8 take the byte path; frames past 300 are cut."""
   rgb = RNG.integers(0, 256, (310, 5), dtype=np.uint8)
-  audio = RNG.integers(0, 256, (305, 3), dtype=np.uint8)
+  audio = RNG.integers(0, 256, (310, 3), dtype=np.uint8)
   path = records.write(tmp_path / "odd.tfrecord", [records.frame_record(
       "odd", [1], {"rgb": rgb, "audio": audio})])
   out = read_all(readers.make_dataset(
@@ -250,6 +250,20 @@ def test_odd_feature_sizes_and_unequal_counts_past_max_frames(tmp_path):
       out["video_matrix"][0],
       np.concatenate([records.dequantize(rgb[:300]),
                       records.dequantize(audio[:300])], axis=1), atol=5e-7)
+
+
+@pytest.mark.parametrize("rgb_frames, audio_frames", [(400, 350), (5, 4)])
+def test_unequal_frame_counts_are_named_even_past_max_frames(
+    tmp_path, rgb_frames, audio_frames):
+  rgb = RNG.integers(0, 256, (rgb_frames, 4), dtype=np.uint8)
+  audio = RNG.integers(0, 256, (audio_frames, 2), dtype=np.uint8)
+  path = records.write(tmp_path / "uneven.tfrecord", [records.frame_record(
+      "uneven", [1], {"rgb": rgb, "audio": audio})])
+  message = _error_of(readers.YT8MFrameFeatureReader(3, "rgb,audio", "4,2",
+                                                     raw=True), path)
+  assert (f"uneven.tfrecord: video 'uneven': feature 'audio' has "
+          f"{audio_frames} frames, unlike the first feature 'rgb' "
+          f"({rgb_frames})") in message
 
 
 # -------------------------------------------------------------- bad input ---
@@ -381,3 +395,58 @@ def test_a_bad_payload_crc_mid_shard_names_the_file(tmp_path):
   message = tfrecords.diagnose_data_loss(info.value)
   assert message and "part-1.tfrecord" in message, info.value.message
   assert f"byte {2 * record_size + 12}" in message
+
+
+def _feature(kind, values):
+  return tf.train.Feature(**{kind: {
+      "int64_list": tf.train.Int64List, "float_list": tf.train.FloatList,
+      "bytes_list": tf.train.BytesList}[kind](value=values)})
+
+
+def _type_error(reader, path):
+  """The diagnosis of a parse that found another type than expected."""
+  with pytest.raises(tf.errors.InvalidArgumentError) as info:
+    for _ in readers.make_dataset(reader, path, 2):
+      pass
+  message = tfrecords.diagnose_wrong_type(info.value)
+  assert message and "\n" not in message, info.value.message
+  return message
+
+
+def test_a_feature_stored_with_another_type_is_named(tmp_path):
+  good = records.video_record("fine", [1], {"mean_rgb": [0.5] * 4})
+  bad = tf.train.Example(features=tf.train.Features(feature={
+      "id": _feature("bytes_list", [b"ints"]),
+      "labels": _feature("int64_list", [1]),
+      "mean_rgb": _feature("int64_list", [1, 2, 3, 4])})).SerializeToString()
+  records.write(tmp_path / "a.tfrecord", [good])
+  path = records.write(tmp_path / "b.tfrecord", [good, bad])
+  message = _type_error(readers.YT8MAggregatedFeatureReader(5, "mean_rgb",
+                                                            "4"),
+                        str(tmp_path / "*.tfrecord"))
+  assert message.startswith(f"file {path}: video 'ints': feature 'mean_rgb' "
+                            "holds integers (int64), but its values must be "
+                            "floats")
+  frames = tf.train.SequenceExample(
+      context=tf.train.Features(feature={
+          "id": _feature("bytes_list", [b"intframes"]),
+          "labels": _feature("int64_list", [1])}),
+      feature_lists=tf.train.FeatureLists(feature_list={
+          "rgb": tf.train.FeatureList(feature=[_feature("int64_list", [1])] *
+                                      3)})).SerializeToString()
+  path = records.write(tmp_path / "frames.tfrecord", [frames])
+  message = _type_error(readers.YT8MFrameFeatureReader(5, "rgb", "4"), path)
+  assert message.startswith(f"file {path}: video 'intframes': feature 'rgb' "
+                            "holds integers (int64), but its frames must be "
+                            "bytes")
+
+
+def test_a_file_named_with_glob_characters_is_read_as_it_is(tmp_path):
+  directory = tmp_path / "exp[lr=0.01]"
+  directory.mkdir()
+  path = records.write(directory / "part[1].tfrecord", [
+      records.video_record("v", [1], {"mean_rgb": [0.5] * 4})])
+  assert tfrecords.list_files(path) == [path]
+  out = read_all(readers.make_dataset(
+      readers.YT8MAggregatedFeatureReader(5, "mean_rgb", "4"), path, 2))
+  assert [v.decode() for v in out["video_ids"]] == ["v"]

@@ -104,3 +104,25 @@ def test_bad_settings_are_named(tmp_path):
     eval_lib.evaluate(_config(train_dir, path, batch_size=0))
   with pytest.raises(utils.Yt8mError, match="--top_k=7 is more than"):
     eval_lib.evaluate(_config(train_dir, path, top_k=7))
+
+
+def test_a_bad_vocabulary_file_is_named_before_the_pass(tmp_path, caplog):
+  path, _ = tiny.video_file(tmp_path / "val.tfrecord", count=3)
+  train_dir, _ = tiny.checkpoint_dir(tmp_path / "run")
+  caplog.set_level("INFO")
+  with pytest.raises(utils.Yt8mError, match="--vocabulary_file: vocabulary "
+                     "file .*missing.csv not found"):
+    eval_lib.evaluate(_config(train_dir, path,
+                              vocabulary_file=str(tmp_path / "missing.csv")))
+  assert "examples_processed" not in caplog.text
+
+
+def test_a_truncated_index_is_one_line(tmp_path):
+  path, _ = tiny.video_file(tmp_path / "val.tfrecord", count=3)
+  train_dir, _ = tiny.checkpoint_dir(tmp_path / "run")
+  index = os.path.join(train_dir, "ckpt-7.index")
+  with open(index, "r+b") as f:
+    f.truncate(os.path.getsize(index) // 2)
+  with pytest.raises(utils.Yt8mError, match="checkpoint .*ckpt-7 cannot be "
+                     "read .*delete its files to fall back"):
+    eval_lib.evaluate(_config(train_dir, path))

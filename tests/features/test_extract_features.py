@@ -735,3 +735,43 @@ def test_extract_benchmark_runs(tmp_path):
   figures = json.loads(lines[-1])
   assert figures["real_graph"] is False
   assert 0 < figures["ratio"] and 0 < figures["cpu_ceiling"] < 1
+
+
+@pytest.mark.parametrize("num_shards", [1, 2])
+def test_when_every_video_fails_nothing_is_written(visual_extractor, tmp_path,
+                                                   num_shards):
+  garbage = media.write_garbage(tmp_path / "g.mp4")
+  videos = [(str(garbage), [1]), (str(tmp_path / "missing.mp4"), [2])]
+  out = tmp_path / "out.tfrecord"
+  older = feature_records.shard_names(str(out), num_shards)
+  for path in older:
+    with open(path, "wb") as f:
+      f.write(b"an older run's output")
+  with pytest.raises(utils.Yt8mError, match=(
+      f"none of the 2 videos could be read \\(the first: {garbage}: .*\\); "
+      f"nothing written to {out}")):
+    extraction_pipeline.extract(videos, visual_extractor, str(out),
+                                num_shards=num_shards, report=lambda _: None)
+  for path in older:
+    assert open(path, "rb").read() == b"an older run's output"
+  assert sorted(os.listdir(tmp_path)) == sorted(
+      ["g.mp4"] + [os.path.basename(p) for p in older])
+
+
+def test_cli_never_writes_over_its_inputs(tmp_path):
+  video = tmp_path / "v.mkv"
+  video.write_bytes(b"a video")
+  csv_path = tmp_path / "videos.csv"
+  csv_path.write_text(f"{video},1\n")
+  for output, culprit in [(csv_path, "--input_videos_csv"),
+                          (video, "a video of --input_videos_csv")]:
+    result = _run(f"--input_videos_csv={csv_path}",
+                  f"--output_tfrecords_file={output}",
+                  f"--model_dir={tmp_path / 'm'}")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: --output_tfrecords_file (shard 0)={output} is also an input "
+        f"({culprit}); writing it would destroy that input: give another "
+        "path")
+  assert video.read_bytes() == b"a video"
+  assert csv_path.read_text() == f"{video},1\n"

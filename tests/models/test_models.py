@@ -1,6 +1,7 @@
 """Tests of the models, their registry and the frame helpers (tiny shapes)."""
 
 import inspect
+import sys
 import textwrap
 
 import keras
@@ -323,8 +324,10 @@ def test_unknown_model_lists_registered_names():
 
 
 def test_frame_level_attribute_and_input_rank():
+  # The package's models (other tests register models of their own).
   frame = {n for n in models.registered_names()
-           if models.get_model_class(n).frame_level}
+           if models.get_model_class(n).frame_level and
+           models.get_model_class(n).__module__.startswith("youtube8m.")}
   assert {"DbofModel", "FrameLevelLogisticModel", "LstmModel", "NetVLADModel",
           "NeXtVLADModel", "MixNeXtVLADModel", "NetFVModel",
           "SoftDbofModel"} == frame
@@ -362,6 +365,12 @@ def test_user_model_by_dotted_path(tmp_path, monkeypatch):
       textwrap.dedent(USER_MODULE))
   monkeypatch.syspath_prepend(str(tmp_path))
   path = "yt8m_user_models_test.SumSigmoidModel"
+  # A path is only looked up until it is imported, which the command line
+  # does for the paths the user typed (model_config.resolve).
+  with pytest.raises(utils.Yt8mError, match="was not imported"):
+    models.build_model(path, 3, **SMALL_FLAGS)
+  assert "yt8m_user_models_test" not in sys.modules
+  models.import_model_class(path)
   model = models.build_model(path, 3, **SMALL_FLAGS)
   x = np.array([[3.0, 4.0], [1.0, 0.0]], np.float32)
   predictions = _predict(model, {"video_matrix": x,
@@ -373,11 +382,11 @@ def test_user_model_by_dotted_path(tmp_path, monkeypatch):
   assert models.get_model_class("SumSigmoidModel") is type(model)
 
   with pytest.raises(utils.Yt8mError, match="no class 'Missing'"):
-    models.get_model_class("yt8m_user_models_test.Missing")
+    models.import_model_class("yt8m_user_models_test.Missing")
   with pytest.raises(utils.Yt8mError, match="not a subclass"):
-    models.get_model_class("yt8m_user_models_test.NotAModel")
+    models.import_model_class("yt8m_user_models_test.NotAModel")
   with pytest.raises(utils.Yt8mError, match="cannot import module"):
-    models.get_model_class("no_such_yt8m_package.models.MyModel")
+    models.import_model_class("no_such_yt8m_package.models.MyModel")
 
 
 @pytest.mark.parametrize("flag,value", [

@@ -197,3 +197,79 @@ def test_csv_ids_and_scores_of_the_json_converter(tmp_path):
   (tmp_path / "out").write_text("a file")
   with pytest.raises(utils.Yt8mError, match=r"--csv_output_file=.*out/p.csv"):
     run(good)
+
+
+def test_two_outputs_or_an_input_naming_one_file_are_refused(model, tmp_path):
+  train_dir, data = model
+  out = str(tmp_path / "out" / "predictions.csv")
+  with pytest.raises(utils.Yt8mError, match="--output_file=.* and "
+                     "--readable_output_file=.* name the same file"):
+    inference_lib.infer(_config(tmp_path, train_dir, data,
+                                readable_output_file=out))
+  assert _nothing_written(tmp_path)
+  before = open(data, "rb").read()
+  with pytest.raises(utils.Yt8mError, match="is also an input "
+                     "\\(--input_data_pattern\\)"):
+    inference_lib.infer(dataclasses.replace(
+        _config(tmp_path, train_dir, data), output_file=data))
+  assert open(data, "rb").read() == before
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed(model, tmp_path):
+  train_dir, data = model
+  out = tmp_path / "out"
+  out.mkdir()
+  dead = 2 ** 22 + 12345  # above Linux's pid_max: no such process
+  host = os.uname().nodename
+  stale = [f"predictions.csv.yt8m-tmp-{host}-{dead}",
+           f"readable.txt.yt8m-tmp-{host}-{dead}"]
+  for name in stale:
+    (out / name).write_text("half of a killed run's output")
+  inference_lib.infer(_config(tmp_path, train_dir, data,
+                              readable_output_file=str(out / "readable.txt")))
+  assert sorted(os.listdir(out)) == ["predictions.csv", "readable.txt"]
+
+
+def test_label_names_cannot_forge_readable_rows(model, tmp_path):
+  train_dir, data = model
+  vocabulary = tmp_path / "vocabulary.csv"
+  rows = ["Index,Name"] + [f'{i},"name{i}\nfake_video\t0.999 1 forged\r"'
+                           for i in range(tiny.NUM_CLASSES)]
+  vocabulary.write_text("\n".join(rows) + "\n")
+  readable = tmp_path / "out" / "readable.txt"
+  count = inference_lib.infer(_config(
+      tmp_path, train_dir, data, readable_output_file=str(readable),
+      vocabulary_file=str(vocabulary)))
+  lines = readable.read_text().split("\n")
+  assert lines[-1] == "" and len(lines) == count + 2  # header + one a video
+  assert all(line.count("\t") == 1 for line in lines[:-1])
+  assert "name0\\nfake_video\\t0.999 1 forged" in readable.read_text()
+
+
+@pytest.mark.parametrize("row, message", [
+    ("abc,Foo", "vocabulary.csv:2: Index 'abc' is not an integer"),
+    ("-1,Foo", "vocabulary.csv:2: Index '-1' is not an integer >= 0"),
+    ("1,Foo\n1,Bar", "vocabulary.csv:3: Index 1 appears twice"),
+])
+def test_a_bad_vocabulary_is_named_before_any_output(model, tmp_path, row,
+                                                     message):
+  train_dir, data = model
+  vocabulary = tmp_path / "vocabulary.csv"
+  vocabulary.write_text(f"Index,Name\n{row}\n")
+  with pytest.raises(utils.Yt8mError, match=message):
+    inference_lib.infer(_config(
+        tmp_path, train_dir, data,
+        readable_output_file=str(tmp_path / "out" / "readable.txt"),
+        vocabulary_file=str(vocabulary)))
+  assert _nothing_written(tmp_path)
+
+
+def test_the_json_converter_never_reads_its_own_output(tmp_path):
+  (tmp_path / "results-0").write_text(json.dumps(
+      {"video_id": "a", "class_indexes": [1], "predictions": [0.5]}) + "\n")
+  out = tmp_path / "results.csv"
+  out.write_text("an earlier CSV")
+  with pytest.raises(utils.Yt8mError, match="--csv_output_file=.*results.csv "
+                     "is also an input \\(--json_prediction_files_pattern\\)"):
+    convert.convert(str(tmp_path / "results*"), str(out))
+  assert out.read_text() == "an earlier CSV"

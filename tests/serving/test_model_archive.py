@@ -19,6 +19,7 @@ from youtube8m.models import checkpoints
 from youtube8m.models import model_config
 from youtube8m.prediction import inference_lib
 from youtube8m.serving import model_archive
+from youtube8m.serving import predictors
 
 from support import tiny
 
@@ -210,38 +211,102 @@ def _config(tmp_path, tgz, **kwargs):
       input_model_tgz=tgz, untar_model_dir=str(tmp_path / "out"), **kwargs)
 
 
-def test_archives_may_name_only_registered_models(tmp_path):
+def _model_archive(tmp_path, flags=None, state=None, members=()):
+  """A real model archive (tiny checkpoint) with edited model_flags.json,
+  `checkpoint` state file and extra (TarInfo, data) members."""
+  train_dir, _ = tiny.checkpoint_dir(tmp_path / "src", step=4)
+  path = str(tmp_path / "m.tgz")
+  with tarfile.open(path, "w:gz") as tar:
+    for name in sorted(os.listdir(train_dir)):
+      if name.startswith("ckpt-4."):
+        tar.add(os.path.join(train_dir, name), arcname=name)
+    for name, data in [
+        ("model_flags.json", json.dumps(flags or tiny.video_flags())),
+        ("checkpoint", state or 'model_checkpoint_path: "ckpt-4"\n')]:
+      info, data = _file(name, data.encode())
+      tar.addfile(info, io.BytesIO(data))
+    for info, data in members:
+      tar.addfile(info, io.BytesIO(data))
+  return path
+
+
+def test_archives_never_import_code(tmp_path):
   for name in ("json.JSONDecoder", "os.system"):
-    flags = dict(tiny.video_flags(), model=name)
-    tgz = _archive(tmp_path / "m.tgz", flags=json.dumps(flags).encode())
+    tgz = _model_archive(tmp_path, dict(tiny.video_flags(), model=name))
     with pytest.raises(utils.Yt8mError, match=(
-        f"names model '{name}' from module '{name.split('.')[0]}', which is "
-        f"not a registered model.*pass --model={name} to allow it")):
+        f"names model '{name}', which is not a registered model.*never has "
+        "its code imported")):
       model_archive.extract_for_prediction(_config(tmp_path, tgz))
-  # A module file of the archive's choosing is never imported.
-  module = tmp_path / "archive_payload.py"
-  module.write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
-  sys.path.insert(0, str(tmp_path))
+  # A module file of the archive's choosing is never imported, whichever
+  # flag names it, and whatever the command line says.
+  payload = b"import pathlib; pathlib.Path('ran').touch()\nclass Model: pass\n"
+  members = [_file("u/__init__.py", b""), _file("u/pwn.py", payload)]
+  cases = [dict(tiny.video_flags(), model="u.pwn.Model"),
+           dict(tiny.video_flags(), model="DbofModel", frame_features=True,
+                feature_names="rgb", video_level_classifier_model=(
+                    "u.pwn.Model"))]
+  monkey_path = str(tmp_path)
+  sys.path.insert(0, monkey_path)
+  cwd = os.getcwd()
+  os.chdir(tmp_path)  # the untar dir's parent is importable from here
   try:
-    flags = dict(tiny.video_flags(), model="archive_payload.Model")
-    tgz = _archive(tmp_path / "m.tgz", flags=json.dumps(flags).encode())
-    with pytest.raises(utils.Yt8mError, match="'archive_payload'"):
-      model_archive.extract_for_prediction(_config(tmp_path, tgz))
-    assert not (tmp_path / "ran").exists()
-    assert "archive_payload" not in sys.modules
-    # Named on the command line, the same model is allowed (and only then).
-    given = dict(model_config.all_defaults(), model="archive_payload.Model")
-    with pytest.raises(utils.Yt8mError, match="not a registered model"):
-      model_archive.extract_for_prediction(_config(
-          tmp_path, tgz, model_flags=given, explicit_flags=frozenset()))
-    target = model_archive.extract_for_prediction(_config(
-        tmp_path, tgz, model_flags=given, explicit_flags=frozenset({"model"})))
-    assert os.path.isfile(os.path.join(target, "model_flags.json"))
+    for flags in cases:
+      tgz = _model_archive(tmp_path, flags, members=members)
+      for typed in (frozenset(), frozenset({"model",
+                                            "video_level_classifier_model"})):
+        given = dict(model_config.all_defaults(), **flags)
+        config = inference_lib.InferenceConfig(
+            input_model_tgz=tgz, untar_model_dir=str(tmp_path / "u"),
+            model_flags=given, explicit_flags=typed)
+        with pytest.raises(utils.Yt8mError, match="'u.pwn.Model', which is "
+                           "not a registered model"):
+          predictors.make_predictor(config)
+        assert not (tmp_path / "ran").exists()
+        assert "u.pwn" not in sys.modules
   finally:
-    sys.path.remove(str(tmp_path))
-  flags = dict(tiny.video_flags(), model="MoeModel")  # registered: fine
-  tgz = _archive(tmp_path / "m.tgz", flags=json.dumps(flags).encode())
-  model_archive.extract_for_prediction(_config(tmp_path, tgz))
+    os.chdir(cwd)
+    sys.path.remove(monkey_path)
+  tgz = _model_archive(tmp_path, dict(tiny.video_flags(), model="MoeModel"))
+  with pytest.raises(utils.Yt8mError, match="does not hold the model"):
+    predictors.make_predictor(_config(tmp_path, tgz))  # registered: built
+
+
+@pytest.mark.parametrize("edit, message", [
+    (dict(num_classes=10 ** 11), "--num_classes=100000000000 is invalid: "
+     "expected an integer in 1..1048576"),
+    (dict(num_classes="6"), "'num_classes' is '6', expected an integer"),
+    (dict(moe_num_mixtures=2.5), "'moe_num_mixtures' is 2.5, expected an "
+     "integer"),
+    (dict(frame_features="yes"), "'frame_features' is 'yes', expected true "
+     "or false"),
+    (dict(feature_names="mean_rgb,mean_audio", feature_sizes="1024,99999999"),
+     "--feature_sizes=99999999"),
+    (dict(feature_names=["mean_rgb"]), "'feature_names' is \\['mean_rgb'\\], "
+     "expected a string"),
+    (dict(lstm_cells=1 << 30), "--lstm_cells=1073741824 is invalid"),
+])
+def test_archive_flags_are_typed_and_bounded(tmp_path, edit, message):
+  tgz = _model_archive(tmp_path, dict(tiny.video_flags(), **edit))
+  with pytest.raises(utils.Yt8mError, match=f"--input_model_tgz=.*{message}"):
+    predictors.make_predictor(_config(tmp_path, tgz))
+
+
+@pytest.mark.parametrize("state", [
+    'model_checkpoint_path: "/etc/ckpt-4"\n',
+    'model_checkpoint_path: "../src/ckpt-4"\n',
+    'model_checkpoint_path: "ckpt-4"\nall_model_checkpoint_paths: "../x"\n',
+])
+def test_an_archive_checkpoint_must_lie_inside_it(tmp_path, state):
+  tgz = _model_archive(tmp_path, state=state)
+  with pytest.raises(utils.Yt8mError, match="outside the archive"):
+    model_archive.extract_for_prediction(_config(tmp_path, tgz))
+
+
+def test_an_archive_without_a_complete_checkpoint_is_named(tmp_path):
+  tgz = _archive(tmp_path / "m.tgz")
+  with pytest.raises(utils.Yt8mError, match="m.tgz: holds no complete "
+                     "checkpoint"):
+    model_archive.extract_for_prediction(_config(tmp_path, tgz))
 
 
 def test_packing_needs_a_checkpoint(tmp_path):

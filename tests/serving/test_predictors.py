@@ -20,11 +20,13 @@ def _collect(predictor, path):
           np.concatenate(scores))
 
 
-def test_the_three_sources_give_the_same_top_k(tmp_path):
+@pytest.mark.parametrize("name", ["run", "exp[lr=0.01]", "run[1]*? ü"])
+def test_the_three_sources_give_the_same_top_k(tmp_path, name):
+  """Also where every path holds glob characters: read literally."""
   path, videos = tiny.video_file(tmp_path / "t.tfrecord", count=7)
-  train_dir, _ = tiny.checkpoint_dir(tmp_path / "run")
-  base = inference_lib.InferenceConfig(train_dir=train_dir, top_k=4,
-                                       untar_model_dir=str(tmp_path / "u"))
+  train_dir, _ = tiny.checkpoint_dir(tmp_path / name)
+  base = inference_lib.InferenceConfig(
+      train_dir=train_dir, top_k=4, untar_model_dir=str(tmp_path / f"u{name}"))
   from_ckpt = predictors.make_predictor(base)
   assert isinstance(from_ckpt, predictors.CheckpointPredictor)
   ids, classes, scores = _collect(from_ckpt, path)
@@ -32,11 +34,11 @@ def test_the_three_sources_give_the_same_top_k(tmp_path):
   assert classes.shape == (7, 4) and np.all(np.diff(scores, axis=1) <= 0)
 
   sm = export.export_checkpoint(export.ExportConfig(
-      train_dir=train_dir, output_dir=str(tmp_path / "sm"), top_k=5))
+      train_dir=train_dir, output_dir=str(tmp_path / f"sm{name}"), top_k=5))
   from_sm = predictors.make_predictor(dataclasses.replace(
       base, saved_model_dir=sm))
   assert isinstance(from_sm, predictors.SavedModelPredictor)
-  tgz = str(tmp_path / "m.tgz")
+  tgz = str(tmp_path / f"m{name}.tgz")
   model_archive.make_model_tgz(train_dir, tgz)
   from_tgz = predictors.make_predictor(dataclasses.replace(
       base, input_model_tgz=tgz))

@@ -218,6 +218,31 @@ def test_lost_worker_fails_the_chief_fast_with_one_line(start):
   assert cluster.scratch_dirs("chief") == []
 
 
+def test_sigterm_to_one_task_stops_both_at_the_same_saved_step(start):
+  """Preemption: the tasks agree on the step; the chief saves it."""
+  cluster = start(["--max_steps=100000", "--num_epochs=0",
+                   "--export_model_steps=0", "--save_checkpoint_secs=1e9"])
+  deadline = time.time() + 90
+  while not re.search(r"training step 3[/ ]", cluster.log("worker")):
+    for task in Cluster.TASKS:
+      assert cluster.processes[task].poll() is None, cluster.log(task)[-3000:]
+    assert time.time() < deadline, cluster.log("worker")[-3000:]
+    time.sleep(0.2)
+  cluster.processes["worker"].send_signal(signal.SIGTERM)
+  for task in Cluster.TASKS:
+    assert cluster.wait(task, 60) == 143, cluster.log(task)[-3000:]
+  stops = {task: re.findall(r"stopped by SIGTERM after step (\d+): saved "
+                            r"(\S+);", cluster.log(task))
+           for task in Cluster.TASKS}
+  assert all(len(found) == 1 for found in stops.values()), stops
+  step = int(stops["chief"][0][0])
+  assert int(stops["worker"][0][0]) == step >= 3
+  assert stops["chief"][0][1] == f"{cluster.train_dir}/ckpt-{step}"
+  assert os.path.exists(f"{cluster.train_dir}/ckpt-{step}.index")
+  assert not os.path.exists(f"{cluster.train_dir}/.train.lock")
+  assert "Traceback" not in cluster.log("chief") + cluster.log("worker")
+
+
 def test_hung_chief_fails_the_worker_which_removes_its_scratch_dir(start):
   """SIGSTOP: no connection reset, as when a host vanishes from the network.
 

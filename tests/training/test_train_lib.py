@@ -5,11 +5,13 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import tensorflow as tf
 
 from youtube8m.common import utils
+from youtube8m.evaluation import eval_lib
 from youtube8m.models import checkpoints
 from youtube8m.models import model_config
 from youtube8m.training import train_lib
@@ -32,7 +34,8 @@ def _config(train_dir, pattern, **kwargs):
 
 
 def _last_step(train_dir):
-  return checkpoints.checkpoint_step(tf.train.latest_checkpoint(str(train_dir)))
+  return checkpoints.checkpoint_step(checkpoints.latest_checkpoint(
+      str(train_dir)))
 
 
 def test_epochs_count_over_restarts(tmp_path):
@@ -116,7 +119,7 @@ def test_a_second_trainer_is_refused_and_a_dead_ones_lock_taken(tmp_path):
   try:
     lock_file.write_text(json.dumps({
         "host": socket.gethostname(), "pid": holder.pid, "token": "t",
-        "started": 0, "heartbeat": 0}))
+        "started": 0, "heartbeat": time.time()}))
     with pytest.raises(utils.Yt8mError, match=f"in use by another trainer "
                        f"\\(pid {holder.pid} on"):
       train_lib.train(_config(run, path))
@@ -148,6 +151,71 @@ def test_a_foreign_lock_is_judged_by_its_heartbeat(tmp_path):
   assert not lock_file.exists()
 
 
+def test_a_lock_with_an_old_heartbeat_is_stale_whatever_the_hostname(
+    tmp_path):
+  # A restarted container often has the old one's hostname, and the old
+  # holder's pid may run again there (here: this very process's parent).
+  lock_file = tmp_path / train_lock.FILENAME
+  lock_file.write_text(json.dumps({
+      "host": socket.gethostname(), "pid": os.getppid(), "token": "t",
+      "started": 0,
+      "heartbeat": time.time() - 700}))
+  with train_lock.TrainDirLock(str(tmp_path), stale_secs=600) as lock:
+    assert json.loads(lock_file.read_text())["token"] == lock.token
+  # Another machine with the same hostname: its pid says nothing either.
+  lock_file.write_text(json.dumps({
+      "host": socket.gethostname(), "boot_id": "another-machine",
+      "pid": 999999, "token": "t", "started": 0, "heartbeat": time.time()}))
+  with pytest.raises(utils.Yt8mError, match="in use by another trainer"):
+    train_lock.TrainDirLock(str(tmp_path), stale_secs=600).acquire()
+
+
+def test_a_held_lock_beats_while_nothing_else_happens(tmp_path):
+  lock_file = tmp_path / train_lock.FILENAME
+  with train_lock.TrainDirLock(str(tmp_path), stale_secs=0.4):
+    first = json.loads(lock_file.read_text())["heartbeat"]
+    time.sleep(1.0)  # no step, no checkpoint: a long export, say
+    later = json.loads(lock_file.read_text())["heartbeat"]
+    assert later > first
+    assert time.time() - later < 0.4
+    with pytest.raises(utils.Yt8mError, match="in use by another trainer"):
+      train_lock.TrainDirLock(str(tmp_path), stale_secs=0.4).acquire()
+  assert not lock_file.exists()
+
+
+def test_resuming_after_the_newest_checkpoint_was_deleted(tmp_path, caplog):
+  path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=8)
+  run = tmp_path / "run"
+  assert train_lib.train(_config(run, path, max_steps=3, num_epochs=100)) == 3
+  assert train_lib.train(_config(run, path, max_steps=5, num_epochs=100)) == 5
+  for name in os.listdir(run):
+    if name.startswith("ckpt-5."):
+      os.remove(run / name)
+  # It resumes from ckpt-3, not from step 0.
+  caplog.set_level("INFO")
+  assert train_lib.train(_config(run, path, max_steps=4, num_epochs=100)) == 4
+  assert f"Restored {run}/ckpt-3 at step 3" in caplog.text
+  assert _last_step(run) == 4
+
+
+@pytest.mark.parametrize("name", ["exp[lr=0.01]", "run[1]*?", "lauf ü"])
+def test_a_train_dir_with_glob_characters_resumes(tmp_path, name, caplog):
+  path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=8)
+  run = tmp_path / name
+  assert train_lib.train(_config(run, path, max_steps=2, num_epochs=100)) == 2
+  # A neighbour the glob run[1]*? matches keeps its files.
+  neighbour = tmp_path / "run1xy"
+  neighbour.mkdir(exist_ok=True)
+  (neighbour / "ckpt-2.index").write_text("theirs")
+  caplog.set_level("INFO")
+  assert train_lib.train(_config(run, path, max_steps=9, num_epochs=100,
+                                 max_checkpoints_to_keep=1)) == 9
+  assert f"Restored {run}/ckpt-2 at step 2" in caplog.text
+  assert sorted(n for n in os.listdir(run) if n.startswith("ckpt-")) == [
+      "ckpt-9.data-00000-of-00001", "ckpt-9.index"]
+  assert (neighbour / "ckpt-2.index").read_text() == "theirs"
+
+
 def test_restore_errors_are_one_line(tmp_path):
   path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=4)
   train_dir, _ = tiny.checkpoint_dir(tmp_path / "run", step=3)
@@ -166,3 +234,44 @@ def test_restore_errors_are_one_line(tmp_path):
     checkpoints.load_trained_model(train_dir, model_config.all_defaults(), ())
   one_line.message(e.value)
   del path, prefix
+
+
+@pytest.fixture(name="read_only_run")
+def _read_only_run(tmp_path):
+  """A trained run in a directory nobody may write: chmod for a user; for
+  root, whom permissions do not stop, a read-only tmpfs (or a skip)."""
+  mount = tmp_path / "ro"
+  mount.mkdir()
+  if os.geteuid() == 0:
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs",
+                       str(mount)], capture_output=True).returncode != 0:
+      pytest.skip("root without mount: no read-only directory to test")
+  train_dir, _ = tiny.checkpoint_dir(mount / "run", step=3)
+  try:
+    if os.geteuid() == 0:
+      subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+    else:
+      os.chmod(train_dir, 0o555)
+    yield train_dir
+  finally:
+    if os.geteuid() == 0:
+      subprocess.run(["umount", str(mount)], check=False)
+    else:
+      os.chmod(train_dir, 0o755)
+
+
+def test_a_read_only_train_dir_is_one_line(tmp_path, read_only_run):
+  path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=4)
+  with pytest.raises(utils.Yt8mError, match=(
+      f"--train_dir={read_only_run} is not writable \\((Read-only file "
+      "system|Permission denied)\\): training writes its checkpoints there")):
+    train_lib.train(_config(read_only_run, path, max_steps=4))
+  # Evaluating it only needs a writable --eval_summary_dir.
+  config = eval_lib.EvalConfig(train_dir=read_only_run,
+                               eval_data_pattern=path, run_once=True,
+                               batch_size=4, top_k=3)
+  with pytest.raises(utils.Yt8mError, match="give a writable "
+                     "--eval_summary_dir"):
+    eval_lib.evaluate(config)
+  config.eval_summary_dir = str(tmp_path / "summaries")
+  assert eval_lib.evaluate(config)["num_examples"] == 4

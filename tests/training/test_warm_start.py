@@ -33,8 +33,9 @@ def test_flags_come_from_the_source(tmp_path):
   assert inherited.explicit_flags == frozenset(inherited.model_flags)
 
 
-def test_weights_are_restored_from_a_dir_or_a_prefix(tmp_path):
-  source, model = tiny.checkpoint_dir(tmp_path / "src", scale=3.0, step=5)
+@pytest.mark.parametrize("name", ["src", "src[lr=0.01]*?"])
+def test_weights_are_restored_from_a_dir_or_a_prefix(tmp_path, name):
+  source, model = tiny.checkpoint_dir(tmp_path / name, scale=3.0, step=5)
   for path in (source, f"{source}/ckpt-5"):
     config = _config(tmp_path, path)
     assert warm_start.applies(config)

@@ -22,6 +22,7 @@ from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.evaluation import eval_report
 from youtube8m.models import builders
+from youtube8m.models import checkpoint_files
 from youtube8m.models import model_config
 from youtube8m.prediction import inference_lib
 from youtube8m.serving import export
@@ -47,7 +48,7 @@ def _kind(path):
   if export.is_saved_model(path):
     return "saved_model"
   if (tf.io.gfile.exists(model_config.path_in(path)) or
-      tf.train.latest_checkpoint(path)):
+      checkpoint_files.find_latest(path)):
     return "train_dir"
   raise utils.Yt8mError(
       f"api.load(path={path!r}): not a model: expected a train_dir "
@@ -70,8 +71,10 @@ def load(path, top_k=20, vocabulary_file="",
       vocabulary.csv; label_names_2017.csv for a 4716-class model).
     untar_max_bytes: most bytes an archive's files may hold extracted.
     **model_flags: model flags, only for a train_dir without
-      model_flags.json, or to allow an archive's own model module (see
-      inference.py's --model); they must agree with model_flags.json.
+      model_flags.json, or to import your own model's module for a
+      train_dir whose model_flags.json names it (model="my_pkg.MyModel",
+      as inference.py's --model); they must agree with model_flags.json.
+      An archive never has code imported.
 
   Returns:
     A Model.

@@ -198,7 +198,8 @@ def train_step(model_name, batch, features, classes, frame, num_frames,
 def main(argv):
   del argv
   settings.validate(settings.from_flags(TrainStepConfig))
-  cls = models.get_model_class(FLAGS.model)
+  # Typed on this command line: a dotted path may be imported.
+  cls = models.import_model_class(FLAGS.model)
   if cls.frame_level != FLAGS.frame_features:
     raise utils.Yt8mError(f"--model={FLAGS.model} needs "
                           f"{'' if cls.frame_level else 'no '}"

@@ -103,6 +103,15 @@ def finite(flag, value):
     raise bad_flag(flag, value, "expected a finite number")
 
 
+def int_in_range(low, high):
+  """Check factory: an integer in low..high (bools are not integers here)."""
+  def check(flag, value):
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+        or not low <= value <= high):
+      raise bad_flag(flag, value, f"expected an integer in {low}..{high}")
+  return check
+
+
 def non_negative_int(flag, value):
   """Check: an integer >= 0."""
   if (isinstance(value, bool) or not isinstance(value, numbers.Integral)

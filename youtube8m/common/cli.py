@@ -1,6 +1,8 @@
 """Command-line plumbing shared by the scripts: one-line errors, exit codes."""
 
 import errno
+import os
+import signal
 import sys
 
 from absl import app
@@ -35,6 +37,9 @@ def _one_line(error):
                                               else "") +
             f" ({text.splitlines()[0][:300]}); free some space and run "
             "again (a training run resumes from its last checkpoint)")
+  if isinstance(error, OSError) and error.errno == errno.EROFS:
+    return (f"read-only file system: cannot write {error.filename or text}; "
+            "give an output path you can write")
   if isinstance(error, (IsADirectoryError, NotADirectoryError)):
     return f"not a file or directory as expected: {text.splitlines()[0]}"
   # Imported here, not above: the Vertex AI submission helper (cloud.py)
@@ -63,15 +68,51 @@ def one_line(error):
   return _one_line(error)
 
 
+def _terminate(signum, unused_frame):
+  raise utils.Stopped(f"stopped by {signal.Signals(signum).name}",
+                      128 + signum)
+
+
+def _catch_termination():
+  """SIGTERM and SIGHUP raise utils.Stopped, so `finally` clauses run
+  (temporary outputs removed, locks released) before the exit; training
+  handles them itself (training/preemption.py)."""
+  for name in ("SIGTERM", "SIGHUP"):
+    # An ignored signal stays ignored (`nohup python train.py ...`).
+    if hasattr(signal, name) and signal.getsignal(
+        getattr(signal, name)) is not signal.SIG_IGN:
+      signal.signal(getattr(signal, name), _terminate)
+
+
 def run(main, argv=None):
   """app.run(main), turning user errors into `error: ...` and exit status 1.
+
+  A run stopped by a signal logs one line and exits with 128 + the
+  signal's number (SIGINT/Ctrl-C: 130, SIGTERM: 143, SIGHUP: 129), without
+  a traceback.
 
   argv: the command line (default sys.argv), e.g. for tests.
   """
 
   def guarded(argv):
+    _catch_termination()
     try:
-      return main(argv)
+      result = main(argv)
+      sys.stdout.flush()  # a closed pipe shows here, not at the exit
+      return result
+    except BrokenPipeError:
+      # The reader of stdout is gone (`... | head`): stop quietly, as
+      # SIGPIPE would, with no output left to flush at the exit.
+      os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+      sys.exit(128 + signal.SIGPIPE)
+    except utils.Stopped as e:
+      logging.flush()
+      print(str(e), file=sys.stderr)
+      sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+      logging.flush()
+      print("stopped by SIGINT (Ctrl-C)", file=sys.stderr)
+      sys.exit(128 + signal.SIGINT)
     except Exception as e:  # pylint: disable=broad-except
       message = _one_line(e)
       if message is None:

@@ -22,6 +22,26 @@ class Yt8mError(ValueError):
   """Bad input or configuration; its message is a one-line explanation."""
 
 
+class Stopped(Exception):
+  """A run stopped by a signal; `exit_code` is 128 + the signal's number.
+
+  Its message is the one line the command line logs.
+  """
+
+  def __init__(self, message, exit_code):
+    super().__init__(message)
+    self.exit_code = int(exit_code)
+
+
+def os_reason(error):
+  """The short reason of an OSError or TensorFlow OpError, e.g.
+  'Read-only file system' (TensorFlow's own prefixes dropped)."""
+  text = (getattr(error, "strerror", None) or getattr(error, "message", None)
+          or str(error) or type(error).__name__)
+  text = re.sub(r"\{\{[^}]*\}\}\s*", "", str(text)).strip().splitlines()
+  return text[0].rsplit("; ", 1)[-1] if text else type(error).__name__
+
+
 def graph_error_message(*parts):
   """Wraps a (graph) string so `error_message` can find it in an OpError."""
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
@@ -114,17 +134,35 @@ def data_path(name):
   return os.path.join(package, "data", name)
 
 
+def printable(text):
+  """`text` with control characters escaped (a newline becomes "\\n").
+
+  A label name is data: in a tab-separated line or on a terminal it must
+  not start a row, move to a column or send escape sequences.
+  """
+  if text.isprintable():
+    return text
+  return "".join(c if c.isprintable() or c == " " else
+                 c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def load_vocabulary(path=None):
   """Reads a vocabulary CSV into {label_id: name}.
 
   Accepts the 2018 `vocabulary.csv` (Index,...,Name,...) and the 2017
-  `label_names_2017.csv` (label_id,label_name). Empty names stay empty.
+  `label_names_2017.csv` (label_id,label_name). Empty names stay empty;
+  control characters in names are escaped (`printable`).
+
+  Raises:
+    Yt8mError: naming the file and line of a bad or repeated index.
   """
   import csv  # pylint: disable=import-outside-toplevel
 
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   path = path or data_path("vocabulary.csv")
   names = {}
+  if not tf.io.gfile.exists(path):
+    raise Yt8mError(f"vocabulary file {path} not found")
   with tf.io.gfile.GFile(path, "r") as f:
     reader = csv.DictReader(f)
     fields = reader.fieldnames or []
@@ -136,5 +174,16 @@ def load_vocabulary(path=None):
       raise Yt8mError(f"{path}: not a vocabulary file (needs columns "
                       f"Index,Name or label_id,label_name; has {fields})")
     for row in reader:
-      names[int(row[id_key])] = row[name_key] or ""
+      where = f"{path}:{reader.line_num}"
+      text = (row[id_key] or "").strip()
+      try:
+        index = int(text)
+      except ValueError:
+        index = None
+      if index is None or index < 0:
+        raise Yt8mError(f"{where}: {id_key} {text!r} is not an integer"
+                        f"{'' if index is None else ' >= 0'}")
+      if index in names:
+        raise Yt8mError(f"{where}: {id_key} {index} appears twice")
+      names[index] = printable(row[name_key] or "")
   return names

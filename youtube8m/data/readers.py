@@ -191,7 +191,7 @@ class YT8MFrameFeatureReader(_BaseReader):
   def _check_frames(self, sequences, ids, file_index):
     """Checks every frame has `size` bytes and all features agree on count."""
     checks = []
-    first = None
+    first = first_counts = None
     for name, size in zip(self.feature_names, self.feature_sizes):
       frames = sequences[name]  # ragged string [B, (T), (1)]
       counts = tf.cast(frames.row_lengths(), tf.int32)
@@ -206,11 +206,12 @@ class YT8MFrameFeatureReader(_BaseReader):
           tf.cast(tf.not_equal(frames.values.row_lengths(), 1), tf.int32),
           video_of_frame, tf.shape(counts)[0]) > 0)
       bad = tf.logical_or(bad_video, counts == 0)
-      capped = tf.minimum(counts, self.max_frames)
+      # Compared before the cut at max_frames: 400 rgb frames and 350 audio
+      # frames are two different videos, however many frames are read.
       if first is None:
-        first = capped
+        first, first_counts = tf.minimum(counts, self.max_frames), counts
       else:
-        bad = tf.logical_or(bad, tf.not_equal(capped, first))
+        bad = tf.logical_or(bad, tf.not_equal(counts, first_counts))
       checks.append(check(
           tf.logical_not(tf.reduce_any(bad)),
           lambda n=name, s=size, b=bad, c=counts, w=wrong, l=lengths:
@@ -226,7 +227,9 @@ class YT8MFrameFeatureReader(_BaseReader):
                       default=lambda: tf.strings.join([
                           "has ", tf.strings.as_string(first_bad(b, c)),
                           " frames, unlike the first feature "
-                          f"'{self.feature_names[0]}'"])),
+                          f"'{self.feature_names[0]}' (",
+                          tf.strings.as_string(first_bad(b, first_counts)),
+                          ")"])),
               " (check --feature_names/--feature_sizes)"])))
     return checks, first
 

@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from youtube8m.data import raw_frames
 from youtube8m.data import readers
+from youtube8m.data import tfrecords
 
 SEGMENT_SIZE = 5  # frames (seconds) per segment
 PRESENT, ABSENT = 1.0, 0.0  # the two values of a segment rating
@@ -212,3 +213,44 @@ def _str(bad, values):
   if value.dtype.is_floating:
     return tf.strings.as_string(value, shortest=True)
   return tf.strings.as_string(value)
+
+
+def _varint(data, at):
+  """(value, next offset) of the protobuf varint at data[at:]."""
+  value = shift = 0
+  while at < len(data):
+    byte = data[at]
+    value |= (byte & 0x7F) << shift
+    at += 1
+    if not byte & 0x80:
+      return value, at
+    shift += 7
+  return None, at
+
+
+def _rated_starts(read, length):
+  """The distinct rated segment starts of one SequenceExample record.
+
+  Reads only the record's context (field 1, which serializers write first,
+  a few hundred bytes), not its frames; any other layout is parsed whole.
+  """
+  head = read(0, 16)
+  size, at = _varint(head, 1) if head[:1] == b"\x0a" else (None, 0)
+  if size is not None:
+    context = tf.train.Features.FromString(read(at, size))
+  else:
+    context = tf.train.SequenceExample.FromString(read(0, length)).context
+  feature = context.feature.get("segment_start_times")
+  return len(set(feature.int64_list.value)) if feature is not None else 0
+
+
+def count_rated_segments(files):
+  """Rated segments in local frame-level TFRecords: the examples of
+  --segment_labels training (one per distinct video and start time).
+
+  Returns None when any file is remote (gs://), as tfrecords.count_records.
+  """
+  if any("://" in f for f in files):
+    return None
+  return sum(sum(tfrecords.record_heads(path, _rated_starts))
+             for path in files)

@@ -27,7 +27,12 @@ def list_files(data_pattern, flag_name="data pattern"):
   for pattern in [p.strip() for p in str(data_pattern or "").split(",")]:
     if pattern:
       try:
-        files.extend(tf.io.gfile.glob(pattern))
+        matched = tf.io.gfile.glob(pattern)
+        # A file whose name holds glob characters (exp[1]/train.tfrecord)
+        # is not matched by itself: it is taken as it is.
+        if not matched and tf.io.gfile.exists(pattern):
+          matched = [pattern]
+        files.extend(matched)
       except tf.errors.OpError as e:
         raise utils.Yt8mError(f"{flag_name} '{pattern}': {e.message}") from e
   if not files:
@@ -54,6 +59,26 @@ def count_records(files):
   for path in files:
     total += len(_record_offsets(path, float("inf")))
   return total
+
+
+def record_heads(path, head_fn):
+  """Yields head_fn(read, length) for each record of a local TFRecord file.
+
+  `read(offset, size)` returns bytes of the record's payload (of `length`
+  bytes), so a caller reads only what it needs of each record.
+  """
+  with tf.io.gfile.GFile(path, "rb") as f:
+    size, offset = f.size(), 0
+    while offset + 12 <= size:
+      f.seek(offset)
+      length = int.from_bytes(f.read(8), "little")
+      start = offset + 12
+
+      def read(at, count, f=f, start=start, length=length):
+        f.seek(start + at)
+        return f.read(max(0, min(count, length - at)))
+      yield head_fn(read, length)
+      offset = start + length + 4
 
 
 def read_records(files, shuffle, num_epochs, num_readers, seed=None):
@@ -130,3 +155,75 @@ def diagnose_data_loss(error):
         return (f"file {path}: {found.group(1)} TFRecord at byte {offset}; "
                 "the shard is damaged: download it again or leave it out")
   return None
+
+
+_TYPE_MISMATCH = re.compile(
+    r"(?P<where>Key|Feature list): (?P<key>[^,]+), Index: \d+\.\s+Data types "
+    r"don't match\. Expected type: (?P<expected>\w+)")
+_KINDS = {"float": "float_list", "int64": "int64_list", "string": "bytes_list"}
+_MAX_RECORDS_SCANNED = 100000
+
+
+def _kind_of(record, key, in_list):
+  """(video id, the kind key's values have) in a serialized record, or None."""
+  for proto_class in (tf.train.SequenceExample, tf.train.Example):
+    try:
+      proto = proto_class.FromString(record)
+    except Exception:  # pylint: disable=broad-except  (protobuf DecodeError)
+      continue
+    context = (proto.context if proto_class is tf.train.SequenceExample
+               else proto.features)
+    video = b""
+    for id_key in ("id", "video_id"):
+      if id_key in context.feature:
+        video = (context.feature[id_key].bytes_list.value or [b""])[0]
+        break
+    if in_list and proto_class is tf.train.SequenceExample:
+      features = proto.feature_lists.feature_list.get(key)
+      feature = features.feature[0] if features and features.feature else None
+    else:
+      feature = context.feature.get(key)
+    if feature is not None and feature.WhichOneof("kind"):
+      return video.decode("utf-8", "replace"), feature.WhichOneof("kind")
+  return None
+
+
+@cli.add_diagnosis
+def diagnose_wrong_type(error):
+  """Names the file and video behind "Data types don't match" of a parse.
+
+  TensorFlow names the key and the expected type but not the record; the
+  files read are scanned (up to _MAX_RECORDS_SCANNED records) for the first
+  whose key holds another kind of values.
+  """
+  message = tf.compat.as_str(getattr(error, "message", str(error)))
+  found = _TYPE_MISMATCH.search(message)
+  if not found:
+    return None
+  key, expected = found["key"].strip(), found["expected"]
+  want = _KINDS.get(expected)
+  what = "frames" if found["where"] == "Feature list" else "values"
+  stored = {"float_list": "floats", "int64_list": "integers (int64)",
+            "bytes_list": "bytes"}
+  scanned, seen = 0, set()
+  for files in reversed(_FILES_READ):  # the latest read first
+    for path in files:
+      if path in seen or scanned > _MAX_RECORDS_SCANNED:
+        continue
+      seen.add(path)
+      try:
+        for record in tf.data.TFRecordDataset(path):
+          scanned += 1
+          if scanned > _MAX_RECORDS_SCANNED:
+            break
+          kind = _kind_of(record.numpy(), key,
+                          found["where"] == "Feature list")
+          if kind and kind[1] != want:
+            return (f"file {path}: video '{kind[0]}': feature '{key}' holds "
+                    f"{stored[kind[1]]}, but its {what} must be "
+                    f"{stored.get(want, expected)}; these records are not "
+                    "in the YouTube-8M format the flags describe")
+      except tf.errors.OpError:
+        continue  # gone or damaged: another diagnosis names those
+  return (f"a record's feature '{key}' does not hold {expected} values as "
+          "the YouTube-8M format (and the flags) expect")

@@ -22,6 +22,7 @@ from youtube8m.evaluation import eval_config
 from youtube8m.evaluation import eval_report
 from youtube8m.evaluation import eval_util
 from youtube8m.models import builders
+from youtube8m.models import checkpoint_files
 from youtube8m.models import checkpoints
 from youtube8m.models import model_config
 
@@ -199,21 +200,32 @@ def evaluate(config, evaluator_class=Evaluator):
     _wait_for_training(config)
   flags, _ = model_config.resolve(config.train_dir, config.model_flags,
                                   set(config.explicit_flags))
+  if config.vocabulary_file:  # read now, not after the first pass
+    try:
+      eval_report.label_names(config.vocabulary_file, flags["num_classes"])
+    except utils.Yt8mError as e:
+      raise utils.Yt8mError(f"--vocabulary_file: {e}") from e
   evaluator, checkpoint = evaluator_class.from_config(config, flags)
   if config.report_file and not hasattr(evaluator, "report_file"):
     logging.warning("--report_file: %s writes no report (video level only)",
                     evaluator_class.__name__)
   # Each evaluator has its own summaries, so video- and segment-level eval
   # can run side by side.
-  writer = tf.summary.create_file_writer(
-      config.eval_summary_dir or
-      os.path.join(config.train_dir, evaluator_class.SUMMARY_SUBDIR))
+  summary_dir = (config.eval_summary_dir or
+                 os.path.join(config.train_dir, evaluator_class.SUMMARY_SUBDIR))
+  try:
+    writer = tf.summary.create_file_writer(summary_dir)
+  except (OSError, tf.errors.OpError) as e:
+    raise utils.Yt8mError(
+        f"cannot write the TensorBoard summaries to {summary_dir} "
+        f"({utils.os_reason(e)}); give a writable --eval_summary_dir (a "
+        "read-only --train_dir is fine then)") from e
   if config.run_once:
     paths = [checkpoints.latest_checkpoint(config.train_dir)]
   else:
     # Sleeps between polls (the original busy-polled); yields each new
     # checkpoint once and stops after eval_timeout_secs without one.
-    paths = tf.train.checkpoints_iterator(
+    paths = checkpoint_files.iterate(
         config.train_dir, min_interval_secs=config.eval_poll_secs,
         timeout=config.eval_timeout_secs)
   metrics = None

@@ -22,6 +22,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from youtube8m.common import utils
 from youtube8m.features import feature_networks
 from youtube8m.features import feature_records
 from youtube8m.features import model_files
@@ -295,5 +296,9 @@ def extract(videos, extractor, output, *, frames_per_second=1.0,
   except BaseException:
     writer.abort()
     raise
+  if not written:
+    raise utils.Yt8mError(
+        f"none of the {count} videos could be read (the first: "
+        f"{failed[0][1] if failed else '?'}); nothing written to {output}")
   return Summary(written, failed, frames_total, time.monotonic() - start,
                  writer.paths, zero_audio_videos)

@@ -32,6 +32,7 @@ the visual writer rounds).
 import numpy as np
 import tensorflow as tf
 
+from youtube8m.common import literal_paths
 from youtube8m.common import utils
 from youtube8m.features import model_files
 
@@ -300,7 +301,8 @@ class VggishNetwork:
   def __init__(self, model_dir):
     self.source = model_dir
     try:
-      model = tf.saved_model.load(model_dir)
+      with literal_paths.readable(model_dir, prefix=False) as readable:
+        model = tf.saved_model.load(readable)
     except Exception as e:  # pylint: disable=broad-except
       reason = str(getattr(e, "message", e)).strip().splitlines()
       raise ModelError(f"{model_dir}: not a VGGish SavedModel "

@@ -86,6 +86,10 @@ class ShardedWriter:
     self.num_shards = len(self.paths)
     self._next = 0  # the next shard to open
     self._open = None  # (index, writer, temp path)
+    # Empty shards finished before the first record: renamed only once a
+    # record is written, so a run that writes nothing leaves nothing.
+    self._pending = []  # (temp path, final path)
+    self.records = 0
     directory = os.path.dirname(output)
     if directory:
       tf.io.gfile.makedirs(directory)
@@ -99,8 +103,11 @@ class ShardedWriter:
     if self._open is not None:
       index, writer, temp = self._open
       writer.close()
-      tf.io.gfile.rename(temp, self.paths[index], overwrite=True)
       self._open = None
+      if self.records:
+        tf.io.gfile.rename(temp, self.paths[index], overwrite=True)
+      else:
+        self._pending.append((temp, self.paths[index]))
 
   def _advance(self, shard):
     """Closes shards before `shard` (empty ones written empty), opens it."""
@@ -115,6 +122,11 @@ class ShardedWriter:
   def write(self, video, record):
     self._advance(self.shard_of(video))
     self._open[1].write(record)
+    if not self.records:
+      for temp, path in self._pending:
+        tf.io.gfile.rename(temp, path, overwrite=True)
+      self._pending = []
+    self.records += 1
 
   def done_through(self, video):
     """Videos up to `video` are processed: finish shards that end there."""
@@ -124,8 +136,20 @@ class ShardedWriter:
       self._finish_open()
 
   def close(self):
+    """Finishes the shards; returns the records written. With none, no
+    shard appears (an older output at those paths stays)."""
     self._advance(self.num_shards - 1)
     self._finish_open()
+    self._drop_pending()
+    return self.records
+
+  def _drop_pending(self):
+    for temp, _ in self._pending:
+      try:
+        tf.io.gfile.remove(temp)
+      except tf.errors.OpError:
+        pass
+    self._pending = []
 
   def abort(self):
     if self._open is not None:
@@ -136,3 +160,4 @@ class ShardedWriter:
         tf.io.gfile.remove(temp)
       except tf.errors.OpError:
         pass
+    self._drop_pending()

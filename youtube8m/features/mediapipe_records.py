@@ -190,6 +190,7 @@ def _parse(data, where):
 
 def convert_files(files, output, **options):
   """Converts every SequenceExample of files into output; returns a count."""
+  outputs.check_distinct({"--output": output}, [("--input", files)])
   directory = os.path.dirname(output)
   if directory:
     tf.io.gfile.makedirs(directory)

@@ -20,18 +20,22 @@ from youtube8m.common.checks import choice
 from youtube8m.common.checks import fraction
 from youtube8m.common.checks import non_negative
 from youtube8m.common.checks import positive
-from youtube8m.common.checks import positive_int
 from youtube8m.models import catalog
 from youtube8m.models.catalog import check_model_flags
 from youtube8m.models.catalog import define_flag
+from youtube8m.models.catalog import MAX_CLASSES
+from youtube8m.models.catalog import MAX_WIDTH
 from youtube8m.models.catalog import MODEL_FLAGS
 from youtube8m.models.catalog import model_flag_defaults
 from youtube8m.models.catalog import ModelFlag
+from youtube8m.models.catalog import num_classes_check
+from youtube8m.models.catalog import positive_int
 from youtube8m.models.catalog import video_level_model
 
 # Loaded from `base` (Keras) when first used.
-_FROM_BASE = ("BaseModel", "build_model", "get_model_class", "register",
-              "registered_names")
+_FROM_BASE = ("BaseModel", "build_model", "check_checkpointable",
+              "get_model_class", "import_model_class", "is_known_model",
+              "register", "registered_names", "untracked_variables")
 _MODEL_MODULES = frozenset(m.module for m in catalog.BUILTIN_MODELS.values())
 
 

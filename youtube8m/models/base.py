@@ -6,8 +6,14 @@ class probabilities.
 
 Adding a model: subclass `BaseModel`, implement `classify`, and either
 decorate the class with `@models.register` (in a module imported before the
-lookup) or pass its dotted path, `--model=my_pkg.my_module.MyModel`; the
-registry imports the module itself. Nothing here needs editing.
+lookup) or pass its dotted path, `--model=my_pkg.my_module.MyModel`. Nothing
+here needs editing.
+
+Importing a module runs its code, so a dotted path is imported only by
+`import_model_class`, which the front ends call for paths the user typed
+on the command line (catalog.import_user_model, model_config.resolve);
+`get_model_class` only looks up registered names and paths imported that
+way, so a name read from a file never imports anything.
 """
 
 import importlib
@@ -30,7 +36,9 @@ model_flag_defaults = catalog.model_flag_defaults
 check_model_flags = catalog.check_model_flags
 video_level_model = catalog.video_level_model
 bad_flag = checks.bad_flag
-positive_int, boolean, choice = checks.positive_int, checks.boolean, checks.choice
+positive_int, boolean, choice = catalog.positive_int, checks.boolean, checks.choice
+num_classes_check = catalog.num_classes_check
+MAX_WIDTH, MAX_CLASSES = catalog.MAX_WIDTH, catalog.MAX_CLASSES
 non_negative, positive, fraction = (checks.non_negative, checks.positive,
                                     checks.fraction)
 
@@ -53,7 +61,7 @@ class BaseModel(keras.Model):
 
   def __init__(self, num_classes, name=None, **unused_model_flags):
     super().__init__(name=name)
-    positive_int("num_classes", num_classes)
+    num_classes_check("num_classes", num_classes)
     self.num_classes = int(num_classes)
 
   def build(self, input_shape):
@@ -137,6 +145,49 @@ class BaseModel(keras.Model):
          training=False)
 
 
+def untracked_variables(model):
+  """[(attribute, variable path)] of model variables no checkpoint saves.
+
+  tf.train.Checkpoint follows a Keras 3 model's attributes, but not the
+  layers held in a Python list or dict attribute (`self.blocks = [...]`):
+  their weights would train, then be lost at every restore.
+  """
+  # The view holds its root weakly: keep the checkpoint alive while walking.
+  checkpoint = tf.train.Checkpoint(model=model)
+  saved = {id(obj) for obj in tf.train.TrackableView(checkpoint).descendants()}
+  missing = [v for v in model.variables if id(v) not in saved]
+  if not missing:
+    return []
+  owners = {}
+  for attribute, value in vars(model).items():
+    if attribute.startswith("_"):  # Keras's own bookkeeping
+      continue
+    items = (value.values() if isinstance(value, dict) else value
+             if isinstance(value, (list, tuple)) else ())
+    for item in items:
+      if isinstance(item, keras.layers.Layer):
+        for variable in item.variables:
+          owners.setdefault(id(variable), f"self.{attribute}")
+  return [(owners.get(id(v), "?"), v.path) for v in missing]
+
+
+def check_checkpointable(model):
+  """Refuses a model whose trainable weights checkpoints would not hold."""
+  missing = untracked_variables(model)
+  if not missing:
+    return
+  attributes = sorted({a for a, _ in missing if a != "?"})
+  held = (f"the layers in {', '.join(attributes)} (a Python list or dict)"
+          if attributes else "some layers")
+  shown = ", ".join(path for _, path in missing[:4]) + (
+      f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+  raise utils.Yt8mError(
+      f"model {type(model).__name__}: {held} are not saved in checkpoints "
+      f"(variables {shown}), so a restore would silently reset them; assign "
+      "each layer to an attribute of its own (setattr(self, f'block_{i}', "
+      "layer)) or hold them in a keras.Sequential")
+
+
 def register(cls):
   """Class decorator: makes a BaseModel subclass available by class name."""
   if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
@@ -162,8 +213,35 @@ def registered_names():
   return sorted(set(_REGISTRY) | set(catalog.BUILTIN_MODELS))
 
 
+def is_known_model(name):
+  """Whether `name` is registered (or built in) or a dotted path imported
+  already (import_model_class)."""
+  name = str(name).strip()
+  return (name in _REGISTRY or name in catalog.BUILTIN_MODELS or
+          name in _IMPORTED)
+
+
+# Dotted paths imported by import_model_class: {path: class}.
+_IMPORTED = {}
+
+
+def import_model_class(path):
+  """The BaseModel subclass at dotted `path` (module.Class), imported.
+
+  Imports (runs) the module: call it only for a path the user typed. The
+  class is registered under its name unless another model has it, and
+  `get_model_class(path)` finds it from then on. A name without a dot is
+  looked up as get_model_class does.
+  """
+  path = str(path).strip()
+  if is_known_model(path) or not catalog.is_dotted(path):
+    return get_model_class(path)
+  if path not in _IMPORTED:
+    _IMPORTED[path] = _import_model_class(path)
+  return _IMPORTED[path]
+
+
 def _import_model_class(path):
-  """The BaseModel subclass at dotted `path` (module.Class), registered."""
   module_name, _, class_name = path.rpartition(".")
   try:
     module = importlib.import_module(module_name)
@@ -187,7 +265,12 @@ def _import_model_class(path):
 
 
 def get_model_class(name):
-  """The model class for a registered name or a `module.Class` path."""
+  """The model class of a registered name or of an imported dotted path.
+
+  Never imports a module of yours: a dotted path must have been imported by
+  import_model_class (the command line's --model) first. Built-in models'
+  modules are imported when first asked for.
+  """
   name = str(name).strip()
   if name not in _REGISTRY and catalog.builtin_module(name):
     # Built-in models are imported when first asked for (this module never
@@ -195,8 +278,12 @@ def get_model_class(name):
     importlib.import_module(catalog.builtin_module(name))
   if name in _REGISTRY:
     return _REGISTRY[name]
-  if "." in name:
-    return _import_model_class(name)
+  if name in _IMPORTED:
+    return _IMPORTED[name]
+  if catalog.is_dotted(name):
+    raise utils.Yt8mError(
+        f"model class '{name}' was not imported: a dotted path is imported "
+        f"only when typed on the command line (e.g. --model={name})")
   raise catalog.unknown_model(name, registered_names())
 
 

@@ -42,14 +42,28 @@ def build_model(flags, create_variables=True):
     flags: {flag: value} as model_config.resolve returns it.
     create_variables: call the model once on zeros so that every variable
       exists (needed before a restore that must match every variable, an
-      export, or counting parameters).
+      export, or counting parameters); the model is then also refused if
+      some of its variables would not be in its checkpoints.
+
+  Raises:
+    Yt8mError: bad flags, a model too big for memory, or one whose
+      checkpoints would miss variables (models.check_checkpointable).
   """
   model_class(flags)
   model_flags = {k: v for k, v in flags.items() if k in models.MODEL_FLAGS}
-  model = models.build_model(flags["model"], flags["num_classes"],
-                             **model_flags)
+  try:
+    model = models.build_model(flags["model"], flags["num_classes"],
+                               **model_flags)
+    if create_variables:
+      model.create_variables(feature_size(flags))
+  except (tf.errors.ResourceExhaustedError, MemoryError) as e:
+    raise utils.Yt8mError(
+        f"model {flags['model']} with --num_classes={flags['num_classes']} "
+        f"and --feature_sizes={flags['feature_sizes']} does not fit in "
+        "memory (its sizes come from the flags or model_flags.json; are "
+        "they right?)") from e
   if create_variables:
-    model.create_variables(feature_size(flags))
+    models.check_checkpointable(model)
   return model, losses.get_loss(flags["label_loss"])
 
 

@@ -68,21 +68,45 @@ class ModelFlag:
   default: object
   help: str
   check: object = None
+  # The value names a model class: a registered name, or a dotted path that
+  # is imported only when typed on the command line.
+  model_class: bool = False
 
 
-def define_flag(name, default, help, check=None):  # pylint: disable=redefined-builtin
+def define_flag(name, default, help, check=None, model_class=False):  # pylint: disable=redefined-builtin
   """Adds a model flag; returns its ModelFlag.
 
   A module re-imported (importlib.reload, tests) may define a flag again with
   the same default; a different default for the same name is an error.
+  model_class=True marks a flag whose value names a model class (see
+  ModelFlag).
   """
-  flag = ModelFlag(name, default, help, check)
+  flag = ModelFlag(name, default, help, check, model_class)
   existing = MODEL_FLAGS.get(name)
   if existing is not None and existing.default != default:
     raise utils.Yt8mError(f"model flag --{name} is defined twice, with "
                           f"defaults {existing.default!r} and {default!r}")
   MODEL_FLAGS[name] = flag
   return flag
+
+
+# The largest width a model flag may ask for (a layer's units, clusters,
+# experts, frames): far above any published YouTube-8M model, and low enough
+# that a model_flags.json from elsewhere cannot ask for a matrix that
+# exhausts memory one flag at a time.
+MAX_WIDTH = 1 << 16
+# The most classes a model may have (YouTube-8M has 3862, or 4716 in 2017).
+MAX_CLASSES = 1 << 20
+
+
+def positive_int(flag, value):
+  """Check: an integer in 1..MAX_WIDTH (a model flag's size)."""
+  checks.int_in_range(1, MAX_WIDTH)(flag, value)
+
+
+def num_classes_check(flag, value):
+  """Check: a number of classes, 1..MAX_CLASSES."""
+  checks.int_in_range(1, MAX_CLASSES)(flag, value)
 
 
 def model_flag_defaults():
@@ -127,6 +151,8 @@ def check_model(flag, value):
 def video_level_model(flag, value):
   """Check: the name of a video-level model (a frame model's classifier)."""
   name = str(value).strip()
+  if name in _IMPORT_ERRORS:
+    raise _IMPORT_ERRORS[name]
   if is_dotted(name):
     # Your own classifier: its class says; its module loads Keras.
     frame_level = importlib.import_module(
@@ -141,22 +167,31 @@ def video_level_model(flag, value):
                           f"{', '.join(video_level)})")
 
 
-def import_user_model(argv):
-  """Imports the module of a dotted `--model=` in `argv` (its flags).
+# The flags whose value names a model class (ModelFlag.model_class), --model
+# (model_config's) included: a dotted path typed for them is imported.
+MODEL_CLASS_FLAGS = ("model", "video_level_classifier_model")
 
-  So `models.define_flag` calls at the top of your model's module become
-  command-line flags. A module that cannot be imported is reported by
-  `check_model` with the other flag errors (--help still works).
+
+def import_user_model(argv):
+  """Imports the modules of the dotted model paths typed in `argv`.
+
+  `--model=my_pkg.MyModel` (or --video_level_classifier_model=...): the
+  user typed it, so its module may run. So `models.define_flag` calls at
+  the top of your model's module become command-line flags. A module that
+  cannot be imported is reported by `check_model` with the other flag
+  errors (--help still works). Paths read from files are never imported
+  here (model_config.allow_model_classes).
   """
   for i, arg in enumerate(argv):
     value = None
-    if arg.startswith("--model="):
-      value = arg.split("=", 1)[1]
-    elif arg == "--model" and i + 1 < len(argv):
-      value = argv[i + 1]
+    for name in MODEL_CLASS_FLAGS:
+      if arg.startswith(f"--{name}="):
+        value = arg.split("=", 1)[1]
+      elif arg == f"--{name}" and i + 1 < len(argv):
+        value = argv[i + 1]
     if value and is_dotted(value) and value.strip() not in BUILTIN_MODELS:
       try:
-        importlib.import_module("youtube8m.models.base").get_model_class(
+        importlib.import_module("youtube8m.models.base").import_model_class(
             value)
       except utils.Yt8mError as e:
         _IMPORT_ERRORS[value.strip()] = e
@@ -164,7 +199,7 @@ def import_user_model(argv):
 
 # The flags of the built-in models, with the defaults of the code each model
 # follows. DbofModel, LstmModel and MoeModel keep the starter code's.
-_int, _bool = checks.positive_int, checks.boolean
+_int, _bool = positive_int, checks.boolean
 
 # Every model that ends in a video-level classifier.
 define_flag("l2_penalty", 1e-8, "L2 penalty on the classifier weights: "
@@ -191,7 +226,8 @@ define_flag("dbof_activation", "sigmoid", "DbofModel activation: sigmoid or "
             "relu6.", checks.choice(ACTIVATIONS))
 define_flag("video_level_classifier_model", "MoeModel", "Video-level model "
             "that classifies the pooled features of a frame-level model "
-            "(DbofModel, LstmModel, ...).", video_level_model)
+            "(DbofModel, LstmModel, ...).", video_level_model,
+            model_class=True)
 define_flag("lstm_cells", 1024, "Units per LSTM layer in LstmModel.", _int)
 define_flag("lstm_layers", 2, "Stacked LSTM layers in LstmModel.", _int)
 # pooling_models.py: Willow's defaults. Its README's runs: NetVLAD (and

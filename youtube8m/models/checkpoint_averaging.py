@@ -36,6 +36,7 @@ from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.models import averaging_config
 from youtube8m.models import builders
+from youtube8m.models import checkpoint_files
 from youtube8m.models import checkpoints
 from youtube8m.models import model_config
 from youtube8m.models import size as model_size
@@ -54,11 +55,9 @@ def newest_checkpoints(train_dir, count):
   Raises:
     Yt8mError: train_dir keeps fewer checkpoints.
   """
-  state = tf.train.get_checkpoint_state(train_dir)
-  paths = list(state.all_model_checkpoint_paths) if state else []
-  paths = [p if os.path.isabs(p) or "://" in p else os.path.join(train_dir, p)
-           for p in paths]
-  paths = [p for p in paths if tf.io.gfile.exists(p + ".index")]
+  # The complete checkpoints in train_dir, by their files (literal names).
+  paths = [os.path.join(train_dir, name)
+           for name in checkpoint_files.complete_checkpoints(train_dir)]
   if len(paths) < count:
     found = ", ".join(os.path.basename(p) for p in paths) or "none"
     raise utils.Yt8mError(

@@ -35,6 +35,7 @@ import keras
 import tensorflow as tf
 
 from youtube8m.common import checks
+from youtube8m.common import literal_paths
 
 CHECKPOINT_KEY = "ema"
 
@@ -52,7 +53,8 @@ def has_average(checkpoint_path):
   """
   prefix = CHECKPOINT_KEY + "/"
   try:
-    names = [name for name, _ in tf.train.list_variables(checkpoint_path)]
+    with literal_paths.readable(checkpoint_path) as readable:
+      names = [name for name, _ in tf.train.list_variables(readable)]
   except (tf.errors.OpError, ValueError, IndexError, OSError):
     return False
   return any(name.startswith(prefix) for name in names)
@@ -133,8 +135,9 @@ class WeightAverage:
     self.reset()
     resumed = bool(restored_path) and has_average(restored_path)
     if resumed:
-      tf.train.Checkpoint(**{CHECKPOINT_KEY: self.shadow}).restore(
-          restored_path).expect_partial().assert_existing_objects_matched()
+      with literal_paths.readable(restored_path) as readable:
+        tf.train.Checkpoint(**{CHECKPOINT_KEY: self.shadow}).restore(
+            readable).expect_partial().assert_existing_objects_matched()
     setattr(checkpoint, CHECKPOINT_KEY, self.shadow)
     return resumed
 

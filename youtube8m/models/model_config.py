@@ -6,13 +6,24 @@ with it; a flag given with another value is a one-line error.
 
 The commands' side (`define_flags`, `from_flags`) imports no TensorFlow:
 they define, parse and check these flags before TensorFlow loads.
+
+The file may come from elsewhere (a copied train_dir, a shared bucket, a
+model archive), so what it says is checked before anything is built:
+  - every known entry has its default's type and passes its flag's check
+    (sizes are bounded: see catalog.MAX_WIDTH and catalog.MAX_CLASSES);
+    unknown entries are left out, with a warning;
+  - an entry naming a model class (`model`, `video_level_classifier_model`)
+    must be a registered model, or the same dotted path typed on this
+    command line: only then is its module imported (archives: never).
 """
 
 import json
+import numbers
 import os
 import sys
 
 from absl import flags
+from absl import logging
 
 from youtube8m.common import checks
 from youtube8m.common import settings
@@ -33,7 +44,8 @@ DATA_FLAGS = {flag.name: flag for flag in (
         "MoeModel; frame level: FrameLevelLogisticModel, DbofModel, "
         "LstmModel, NetVLADModel, NeXtVLADModel, MixNeXtVLADModel, "
         "NetFVModel, SoftDbofModel) or a dotted path to your own BaseModel "
-        "subclass (my_pkg.my_module.MyModel).", catalog.check_model),
+        "subclass (my_pkg.my_module.MyModel), imported only when typed on "
+        "the command line.", catalog.check_model, model_class=True),
     catalog.ModelFlag(
         "feature_names", "mean_rgb",
         "Comma-separated features, in the order they are concatenated (e.g. "
@@ -47,7 +59,7 @@ DATA_FLAGS = {flag.name: flag for flag in (
                       "CrossEntropyLoss, HingeLoss or SoftmaxLoss.",
                       checks.choice(catalog.LOSS_NAMES)),
     catalog.ModelFlag("num_classes", 3862, "Classes in the vocabulary: 3862 "
-                      "(2018+), 4716 (2017).", checks.positive_int),
+                      "(2018+), 4716 (2017).", catalog.num_classes_check),
 )}
 
 
@@ -128,7 +140,13 @@ def path_in(train_dir):
 
 
 def load(train_dir):
-  """The saved configuration (dict), or None if train_dir has none."""
+  """The saved configuration (dict), or None if train_dir has none.
+
+  Known entries are type-checked and checked (model class names are
+  checked by `resolve`, which decides whether to import them); entries
+  that are not flags of this version stay in the dict, unchecked, and
+  are never given to a model.
+  """
   import tensorflow as tf  # pylint: disable=import-outside-toplevel
   path = path_in(train_dir)
   if not tf.io.gfile.exists(path):
@@ -136,14 +154,108 @@ def load(train_dir):
   try:
     with tf.io.gfile.GFile(path, "r") as f:
       saved = json.load(f)
-  except ValueError as e:
+  except (ValueError, UnicodeDecodeError) as e:
     raise utils.Yt8mError(f"{path}: not valid JSON ({e})") from e
   if not isinstance(saved, dict) or "model" not in saved:
     raise utils.Yt8mError(f"{path}: has no 'model' entry")
   # Files written by the original starter code hold only the data flags.
   config = all_defaults()
   config.update(saved)
-  return normalize(config)
+  check_values(config, path, model_classes=False)
+  try:
+    return normalize(config)
+  except utils.Yt8mError as e:
+    raise utils.Yt8mError(f"{path}: {e}") from e
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number",
+          str: "a string"}
+
+
+def _has_type(value, default):
+  if isinstance(default, bool):
+    return isinstance(value, bool)
+  if isinstance(value, bool):
+    return False
+  if isinstance(default, int):
+    return isinstance(value, numbers.Integral)
+  if isinstance(default, float):
+    return isinstance(value, numbers.Real)
+  return isinstance(value, type(default))
+
+
+def check_values(config, source, model_classes=True):
+  """Raises Yt8mError naming `source` and the first bad known entry.
+
+  Each known entry must have its default's type and pass its check;
+  model_classes=False skips the entries naming a model class.
+  """
+  for name, flag in all_flags().items():
+    if name not in config or (flag.model_class and not model_classes):
+      continue
+    value = config[name]
+    if not _has_type(value, flag.default):
+      kind = _KINDS.get(type(flag.default), type(flag.default).__name__)
+      raise utils.Yt8mError(f"{source}: '{name}' is {value!r}, expected "
+                            f"{kind}")
+    try:
+      if flag.check is not None:
+        flag.check(name, value)
+    except utils.Yt8mError as e:
+      raise utils.Yt8mError(f"{source}: {e}") from e
+  try:
+    _, sizes = utils.parse_feature_flags(config["feature_names"],
+                                         config["feature_sizes"])
+  except KeyError:
+    return
+  except utils.Yt8mError as e:
+    raise utils.Yt8mError(f"{source}: {e}") from e
+  for size in sizes:
+    catalog.positive_int("feature_sizes", size)
+
+
+def allow_model_classes(config, given, explicit, source, imports=True):
+  """Checks (and imports) the model classes `config` names.
+
+  A registered name is fine. A dotted path is imported only when the user
+  typed the same value for that flag on this command line (and `imports`
+  allows it: never for a model archive). Anything else is refused before
+  any module is imported.
+  """
+  from youtube8m.models import base  # pylint: disable=import-outside-toplevel
+  for name, flag in all_flags().items():
+    if not flag.model_class or name not in config:
+      continue
+    value = str(config[name]).strip()
+    if base.is_known_model(value):
+      continue
+    typed = name in explicit and str(given.get(name, "")).strip() == value
+    if not catalog.is_dotted(value):  # not a path: an unknown name
+      try:
+        base.get_model_class(value)
+      except utils.Yt8mError as e:
+        raise utils.Yt8mError(str(e) if typed else f"{source}: {e}") from e
+    if not imports:
+      raise utils.Yt8mError(
+          f"{source} names {name} {value!r}, which is not a registered "
+          f"model ({', '.join(base.registered_names())}); a model archive "
+          "may name only those, and never has its code imported. Predict "
+          f"with the model's --train_dir and --{name}={value} to use your "
+          "own model")
+    if not typed:
+      raise utils.Yt8mError(
+          f"{source} names {name} {value!r}, which is not a registered "
+          f"model; its module is imported (its code run) only when you type "
+          f"--{name}={value} on the command line yourself")
+    base.import_model_class(value)
+
+
+def typed_config(given, explicit):
+  """The configuration of typed flags (no file), typed model classes
+  imported; the values are checked by the model that reads them."""
+  config = normalize(given)
+  allow_model_classes(config, given, explicit, "the command line")
+  return config
 
 
 def save(train_dir, config):
@@ -164,7 +276,7 @@ def _same(a, b):
   return a == b
 
 
-def resolve(train_dir, given, explicit, for_training=False):
+def resolve(train_dir, given, explicit, for_training=False, imports=True):
   """Merges the flags of this run with the ones saved in train_dir.
 
   Args:
@@ -172,14 +284,17 @@ def resolve(train_dir, given, explicit, for_training=False):
     given: {flag: value} for every recorded flag (defaults included).
     explicit: names of the flags the user actually typed.
     for_training: True for train.py, which may start the file.
+    imports: False refuses every model class that is not registered (a
+      model archive), even when typed.
 
   Returns:
     (config, saved): the configuration to use, and whether it came from
     model_flags.json (saved) or from these flags (new).
 
   Raises:
-    Yt8mError: a typed flag contradicts the saved value, or (not training)
-      there is no saved configuration.
+    Yt8mError: a typed flag contradicts the saved value, a saved value is
+      bad or names a model class that may not be imported, or (not
+      training) there is no saved configuration.
   """
   saved = load(train_dir)
   if saved is None:
@@ -187,7 +302,7 @@ def resolve(train_dir, given, explicit, for_training=False):
       raise utils.Yt8mError(
           f"{path_in(train_dir)} not found: train a model in --train_dir "
           "first (or pass the model flags explicitly)")
-    return normalize(given), False
+    return typed_config(given, explicit), False
   typed = normalize({**saved, **{k: given[k] for k in explicit if k in given}})
   conflicts = [k for k in sorted(explicit) if k in saved and
                not _same(typed[k], saved[k])]
@@ -200,4 +315,11 @@ def resolve(train_dir, given, explicit, for_training=False):
     verb = "contradicts" if len(conflicts) == 1 else "contradict"
     raise utils.Yt8mError(
         f"{details} {verb} {path_in(train_dir)}; {advice}")
-  return saved, True
+  allow_model_classes(saved, given, explicit, path_in(train_dir), imports)
+  # Now that the model modules are imported, their flags are known too.
+  check_values(saved, path_in(train_dir))
+  unknown = sorted(set(saved) - set(all_flags()))
+  if unknown:
+    logging.warning("%s: ignoring entries that are no model flags of this "
+                    "version: %s", path_in(train_dir), ", ".join(unknown))
+  return {k: v for k, v in saved.items() if k not in unknown}, True

@@ -89,6 +89,24 @@ def pack_model_tgz(config):
   return bool(config.output_file)
 
 
+def check_outputs(config):
+  """No two outputs may be one file, nor any output one of the inputs."""
+  inputs = []
+  if config.output_file and config.input_data_pattern:
+    inputs.append((predictors.INPUT_FLAG, tfrecords.list_files(
+        config.input_data_pattern, predictors.INPUT_FLAG)))
+  inputs.append(("--input_model_tgz", [config.input_model_tgz]
+                 if config.input_model_tgz else []))
+  if config.readable_output_file:
+    inputs.append(("--vocabulary_file", [config.vocabulary_file]
+                   if config.vocabulary_file else []))
+  outputs.check_distinct({
+      "--output_file": config.output_file,
+      "--readable_output_file": (config.readable_output_file
+                                 if config.output_file else ""),
+      "--output_model_tgz": config.output_model_tgz}, inputs)
+
+
 def infer(config):
   """Writes the Kaggle CSV (and the readable file); returns videos written.
 
@@ -99,13 +117,14 @@ def infer(config):
       --output_model_tgz asked for is written only once the model loads).
   """
   settings.validate(config)
+  check_outputs(config)
+  names = None
+  if config.readable_output_file:  # a bad vocabulary: before the model loads
+    names = utils.load_vocabulary(config.vocabulary_file or None)
   # The predictor first: it checks the model and --top_k before any output.
   predictor = predictors.make_predictor(config) if config.output_file else None
   if not pack_model_tgz(config):
     return 0
-  names = None
-  if config.readable_output_file:
-    names = utils.load_vocabulary(config.vocabulary_file or None)
   source = f"{predictors.INPUT_FLAG}={config.input_data_pattern}"
 
   def write_rows(f, readable):

@@ -33,6 +33,7 @@ from absl import logging
 import keras
 import tensorflow as tf
 
+from youtube8m.common import literal_paths
 from youtube8m.common import outputs
 from youtube8m.common import settings
 from youtube8m.common import utils
@@ -187,7 +188,9 @@ def load_serving_fn(export_dir):
   if not is_saved_model(export_dir):
     raise utils.Yt8mError(f"{export_dir} is not a SavedModel "
                           "(no saved_model.pb)")
-  loaded = tf.saved_model.load(export_dir)
+  # Read through a glob-free alias: the loader globs for its variables.
+  with literal_paths.readable(export_dir, prefix=False) as readable:
+    loaded = tf.saved_model.load(readable)
   return loaded.signatures["serving_default"], loaded
 
 

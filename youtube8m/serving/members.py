@@ -24,6 +24,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from youtube8m.common import literal_paths
 from youtube8m.data import raw_frames
 from youtube8m.models import size as model_size
 from youtube8m.serving import export_config
@@ -122,7 +123,9 @@ class SavedModelMember(tf.Module):
   def __init__(self, export_dir):
     super().__init__()
     self.source = export_dir
-    self.loaded = tf.saved_model.load(export_dir)
+    # Read through a glob-free alias: the loader globs for its variables.
+    with literal_paths.readable(export_dir, prefix=False) as readable:
+      self.loaded = tf.saved_model.load(readable)
     self._sizes = _saved_sizes(export_dir, self.loaded)
 
   def __call__(self, inputs):

@@ -15,9 +15,13 @@ trusts nothing in it:
     replaces --untar_model_dir only once complete. An existing
     --untar_model_dir is replaced only if it is empty or an earlier
     extraction (it holds MARKER), and never if it is a symbolic link;
-  - its model_flags.json may name only registered models: a dotted path
-    would import (run) a module the archive chose, unless the user names
-    the same --model on the command line.
+  - its model_flags.json may name only registered models, whatever the
+    command line says: a dotted path would import (run) a module the
+    archive chose, so an archive never has code imported. Its values are
+    type-checked and bounded (model_config.check_values) before a model
+    is built;
+  - its `checkpoint` state file may name only checkpoints inside it, and
+    the newest named one must be complete there.
 """
 
 import gzip
@@ -32,9 +36,9 @@ import zlib
 from absl import logging
 import tensorflow as tf
 
-from youtube8m import models
 from youtube8m.common import outputs
 from youtube8m.common import utils
+from youtube8m.models import checkpoint_files
 from youtube8m.models import checkpoints
 from youtube8m.models import model_config
 
@@ -224,32 +228,34 @@ def safe_extract(tgz_path, target_dir, max_bytes=DEFAULT_MAX_BYTES):
   return target
 
 
-def check_archive_model(model_dir, tgz_path, model_flags, explicit_flags):
-  """Refuses an archive whose model_flags.json names an unregistered model.
+def check_archive_model(model_dir, tgz_path):
+  """Refuses an archive naming an unregistered model or outside weights.
 
-  A dotted --model path imports its module, i.e. runs code the archive
-  chose; that needs the user to name the same model on the command line.
+  A dotted model path would import its module, i.e. run code the archive
+  chose: archives never do that, whatever the command line says.
   """
-  saved = model_config.load(model_dir)
-  name = str(saved["model"]).strip()
-  if name in models.registered_names():
-    return
-  if "model" in explicit_flags and str(model_flags.get("model")).strip() == (
-      name):
-    return
-  module = name.rpartition(".")[0] or name
-  raise _refuse(tgz_path, f"its {model_config.FILENAME} names model {name!r} "
-                f"from module {module!r}, which is not a registered model; "
-                "loading it would import and run that module. If you trust "
-                f"the archive, pass --model={name} to allow it")
+  source = f"--input_model_tgz={tgz_path}: its {model_config.FILENAME}"
+  try:
+    saved = model_config.load(model_dir)
+  except utils.Yt8mError as e:
+    raise _refuse(tgz_path, str(e).replace(model_dir + os.sep, "")) from e
+  model_config.allow_model_classes(saved, {}, set(), source, imports=False)
+  model_config.check_values(saved, source)
+  entries, named = checkpoint_files.read_state(model_dir)
+  for entry in entries + ([named] if named else []):
+    if not entry or entry != os.path.basename(entry) or entry in (".", ".."):
+      raise _refuse(tgz_path, f"its checkpoint file names {entry!r}, outside "
+                    "the archive; an archive's weights must be inside it")
+  if checkpoint_files.find_latest(model_dir) is None:
+    raise _refuse(tgz_path, "holds no complete checkpoint (ckpt-N.index and "
+                  "its data files)")
 
 
 def extract_for_prediction(config):
   """Extracts config.input_model_tgz and checks its model; returns the dir."""
   target = safe_extract(config.input_model_tgz, config.untar_model_dir,
                         getattr(config, "untar_max_bytes", DEFAULT_MAX_BYTES))
-  check_archive_model(target, config.input_model_tgz, config.model_flags,
-                      config.explicit_flags)
+  check_archive_model(target, config.input_model_tgz)
   logging.info("Extracted %s to %s", config.input_model_tgz, target)
   return target
 
@@ -257,18 +263,20 @@ def extract_for_prediction(config):
 def make_model_tgz(train_dir, tgz_path):
   """Packs train_dir's latest checkpoint and model_flags.json into a .tar.gz."""
   latest = checkpoints.latest_checkpoint(train_dir)
+  base = os.path.basename(latest)
   with tempfile.TemporaryDirectory() as tmp:
     local = os.path.join(tmp, "model.tar.gz")
     with tarfile.open(local, "w:gz") as tar:
-      names = [model_config.FILENAME] + [
-          os.path.basename(p) for p in tf.io.gfile.glob(latest + ".*")]
+      # Listed, not globbed: train_dir may hold glob characters.
+      names = [model_config.FILENAME] + sorted(
+          n.rstrip("/") for n in tf.io.gfile.listdir(train_dir)
+          if n.startswith(base + ".") and not n.endswith("/"))
       for name in names:
         copy = os.path.join(tmp, name)
         tf.io.gfile.copy(os.path.join(train_dir, name), copy, overwrite=True)
         tar.add(copy, arcname=name)
       state = os.path.join(tmp, "checkpoint")
       with open(state, "w") as f:
-        base = os.path.basename(latest)
         f.write(f'model_checkpoint_path: "{base}"\n'
                 f'all_model_checkpoint_paths: "{base}"\n')
       tar.add(state, arcname="checkpoint")

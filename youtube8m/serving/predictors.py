@@ -50,9 +50,10 @@ class CheckpointPredictor:
   need the whole prediction (segment inference).
   """
 
-  def __init__(self, model_dir, model_flags, explicit_flags, top_k=20):
+  def __init__(self, model_dir, model_flags, explicit_flags, top_k=20,
+               imports=True):
     self.model, self.flags, path = checkpoints.load_trained_model(
-        model_dir, model_flags, explicit_flags)
+        model_dir, model_flags, explicit_flags, imports=imports)
     self.top_k = top_k
     self.source = f"checkpoint {path}"
     self.reader = builders.make_reader(self.flags)
@@ -121,6 +122,7 @@ def make_predictor(config, checkpoint_only=False):
   Raises:
     Yt8mError: e.g. --top_k is not 1..num_classes; before any output.
   """
+  imports = not config.input_model_tgz  # an archive's code: never
   if config.input_model_tgz:
     model_dir = model_archive.extract_for_prediction(config)
   elif config.saved_model_dir or export.is_saved_model(config.train_dir):
@@ -133,7 +135,8 @@ def make_predictor(config, checkpoint_only=False):
   else:
     model_dir = config.train_dir
   predictor = CheckpointPredictor(model_dir, config.model_flags,
-                                  config.explicit_flags, config.top_k)
+                                  config.explicit_flags, config.top_k,
+                                  imports=imports)
   if not checkpoint_only:
     check_top_k(config.top_k, predictor.flags["num_classes"])
   return predictor

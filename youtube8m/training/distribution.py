@@ -34,6 +34,7 @@ from absl import logging
 import tensorflow as tf
 
 from youtube8m.common import cli
+from youtube8m.common import outputs
 from youtube8m.common import utils
 
 # A bound on each collective op (all-reduce) under MultiWorkerMirroredStrategy.
@@ -166,8 +167,7 @@ def cleanup_worker_dir(path, strategy):
     return
   if path in _SCRATCH_DIRS:
     _SCRATCH_DIRS.remove(path)
-  if tf.io.gfile.exists(path):
-    tf.io.gfile.rmtree(path)
+  outputs.remove(path)
 
 
 # A task name in TensorFlow's messages: /job:worker/replica:0/task:1.

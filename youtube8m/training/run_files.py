@@ -3,6 +3,8 @@
 train.py reads the saved model configuration (model_flags.json) against the
 typed flags, removes what a killed run left behind, and, with
 --start_new_model, the previous run's outputs, before it writes anything.
+Every delete is of a name listed in train_dir itself, and a symbolic link
+is removed as a link (outputs.remove): never what it points to.
 """
 
 import os
@@ -18,7 +20,8 @@ def resolve_flags(config):
   """The model configuration of this run: typed flags against train_dir's
   model_flags.json (writes nothing)."""
   if config.start_new_model:
-    return model_config.normalize(config.model_flags)
+    return model_config.typed_config(config.model_flags,
+                                     set(config.explicit_flags))
   flags, from_file = model_config.resolve(
       config.train_dir, config.model_flags, set(config.explicit_flags),
       for_training=True)
@@ -40,11 +43,7 @@ def prepare(config, flags):
       if (name == "checkpoint" or name.startswith("ckpt-") or
           name.startswith("events.out.tfevents") or
           name in (model_config.FILENAME, "export", "eval", "eval_segments")):
-        path = os.path.join(train_dir, name)
-        if tf.io.gfile.isdir(path):
-          tf.io.gfile.rmtree(path)
-        else:
-          tf.io.gfile.remove(path)
+        outputs.remove(os.path.join(train_dir, name))
   model_config.save(train_dir, flags)
 
 
@@ -60,4 +59,4 @@ def remove_leftovers(train_dir):
       if name.startswith("ckpt-") and name.endswith("_temp"):
         logging.info("Removing %s, a checkpoint an interrupted run did not "
                      "finish", name)
-        tf.io.gfile.rmtree(os.path.join(train_dir, name))
+        outputs.remove(os.path.join(train_dir, name))

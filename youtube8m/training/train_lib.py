@@ -20,15 +20,18 @@ from youtube8m.common import progress
 from youtube8m.common import settings
 from youtube8m.common import utils
 from youtube8m.data import readers
+from youtube8m.data import segment_readers
 from youtube8m.data import tfrecords
 from youtube8m.evaluation import eval_util
 from youtube8m.models import builders
+from youtube8m.models import checkpoint_files
 from youtube8m.models import checkpoints
 from youtube8m.models import ema as ema_lib
 from youtube8m.models import size as model_size
 from youtube8m.serving import export
 from youtube8m.training import distillation
 from youtube8m.training import distribution
+from youtube8m.training import preemption
 from youtube8m.training import train_config
 from youtube8m.training import run_files
 from youtube8m.training import train_lock
@@ -110,11 +113,14 @@ def _epoch_plan(config):
                                "--train_data_pattern")
   if num_epochs is None:
     return None, None
-  size = tfrecords.count_records(files)
+  # With --segment_labels the examples are the rated segments, not videos.
+  size = (segment_readers.count_rated_segments(files) if config.segment_labels
+          else tfrecords.count_records(files))
   if size == 0:
     raise utils.Yt8mError(
         f"--train_data_pattern={config.train_data_pattern}: the "
-        f"{len(files)} file(s) hold no record")
+        f"{len(files)} file(s) hold no "
+        f"{'rated segment' if config.segment_labels else 'record'}")
   return num_epochs, size
 
 
@@ -141,17 +147,19 @@ def train(config, strategy=None):
       config.num_gpu, config.collective_timeout_secs)
   chief = distribution.is_chief(strategy)
   lock = train_lock.TrainDirLock(config.train_dir, config.lock_stale_secs)
-  if chief:
-    lock.acquire()
-  try:
+  # SIGTERM/SIGINT/SIGHUP: save the current step, release the lock, stop.
+  with preemption.Stopper() as stopper:
     if chief:
-      run_files.remove_leftovers(config.train_dir)
-    return _train(config, strategy, chief, lock)
-  finally:
-    lock.release()
+      lock.acquire()
+    try:
+      if chief:
+        run_files.remove_leftovers(config.train_dir)
+      return _train(config, strategy, chief, lock, stopper)
+    finally:
+      lock.release()
 
 
-def _train(config, strategy, chief, lock):
+def _train(config, strategy, chief, lock, stopper):
   """train()'s body, with the train_dir lock held by the chief.
 
   The recipe: plan the run, build the model and optimizer (a bad --model
@@ -163,7 +171,7 @@ def _train(config, strategy, chief, lock):
   if chief:
     run_files.prepare(config, plan.flags)
   model_size.report(run.model, config.train_dir, chief)
-  saver = _Saver(run, config, strategy, lock)
+  saver = _Saver(run, config, strategy, lock, stopper)
   latest = _restore(run, config)
   step = _global_step(run.optimizer)
   total, reason = progress.planned_steps(plan.num_epochs, plan.epoch_size,
@@ -185,6 +193,8 @@ def _train(config, strategy, chief, lock):
   finally:
     writer.flush()
   saver.save_final(step)
+  if saver.stop_requested():
+    stopper.stop(step, saver.latest)
   logging.info("Done training: step %d, checkpoint %s%s", step,
                os.path.join(config.train_dir, f"ckpt-{step}"),
                f"; {skipped} videos with non-finite features skipped"
@@ -257,9 +267,8 @@ def _restore(run, config):
 
   Returns the checkpoint resumed from, or None.
   """
-  latest = tf.train.latest_checkpoint(config.train_dir)
-  if config.start_new_model:
-    latest = None
+  latest = None if config.start_new_model else checkpoint_files.find_latest(
+      config.train_dir)
   if latest:
     checkpoints.restore_checkpoint(run.checkpoint, latest)
     logging.info("Restored %s at step %d", latest,
@@ -275,11 +284,13 @@ class _Saver:
   """When to checkpoint and export: every --export_model_steps steps (with
   a SavedModel), every --save_checkpoint_secs, and at the end."""
 
-  def __init__(self, run, config, strategy, lock):
+  def __init__(self, run, config, strategy, lock, stopper=None):
     self.run, self.config, self.strategy, self.lock = (run, config, strategy,
                                                        lock)
+    self.stopper = stopper
     self.out_dir = distribution.worker_dir(config.train_dir, strategy)
-    self.manager = tf.train.CheckpointManager(
+    # Literal names, unlike tf.train.CheckpointManager's globs.
+    self.manager = checkpoint_files.Writer(
         run.checkpoint, self.out_dir,
         max_to_keep=config.max_checkpoints_to_keep)
     self.last_save = time.time()
@@ -305,6 +316,10 @@ class _Saver:
     else:
       self.lock.refresh()
 
+  def stop_requested(self):
+    """Whether a signal asked training to stop (preemption.Stopper)."""
+    return self.stopper is not None and self.stopper.requested(self.strategy)
+
   def save_final(self, step):
     """Saves `step` unless its checkpoint is the newest already."""
     if self.latest != os.path.join(self.out_dir, f"ckpt-{step}"):
@@ -319,7 +334,7 @@ def _loop(config, plan, run, saver, writer, dataset, step, total, first_run):
   """
   meter = progress.Progress(total, step, plan.examples_per_step)
   iterator, skipped = iter(dataset), 0
-  while total is None or step < total:
+  while (total is None or step < total) and not saver.stop_requested():
     optional = iterator.get_next_as_optional()
     if not optional.has_value():
       if step == 0 and first_run:

@@ -6,11 +6,18 @@ checkpoints, so `train.py` holds `train_dir/.train.lock` while it runs:
   {"host": ..., "pid": ..., "token": ..., "started": ..., "heartbeat": ...}
 
 A second trainer gets a one-line error naming the holder. A lock is stale,
-and is taken over, when its holder is gone: on the same host, when its pid
-no longer runs (so `kill -9` leaves nothing that blocks the next run); on
-another host (or when the pid cannot be checked), when its heartbeat is
-older than `stale_secs`. The holder refreshes the heartbeat at every
-checkpoint and at least every `stale_secs / 4` seconds of training.
+and is taken over, when its holder is gone:
+  - its heartbeat is older than `stale_secs`, whatever the host's name (a
+    restarted container often has the old one's hostname, and a pid that
+    runs again there says nothing about the old holder);
+  - or, sooner, on the same machine (same hostname and boot id), when its
+    pid no longer runs (so `kill -9` leaves nothing that blocks the next
+    run).
+While the lock is held, a background thread rewrites the heartbeat every
+`stale_secs / 4` seconds, so a live trainer's lock is never stale, however
+long a step, an export or the start-up takes; the loop also refreshes it
+at every checkpoint, and learns there if the lock was lost. A trainer
+stopped by a signal releases its lock (preemption.py).
 
 Local disks create the file exclusively (O_EXCL). gs:// has no exclusive
 create through tf.io.gfile, so the lock is written, then read back after a
@@ -23,6 +30,7 @@ design.
 import json
 import os
 import socket
+import threading
 import time
 import uuid
 
@@ -34,6 +42,15 @@ from youtube8m.common import utils
 FILENAME = ".train.lock"
 DEFAULT_STALE_SECS = 600.0
 _GCS_SETTLE_SECS = 1.0
+
+
+def boot_id():
+  """This machine's boot id (Linux), or "" where there is none."""
+  try:
+    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+      return f.read().strip()
+  except OSError:
+    return ""
 
 
 def _pid_alive(pid):
@@ -55,11 +72,16 @@ class TrainDirLock:
     self.token = uuid.uuid4().hex
     self._last_beat = 0.0
     self._held = False
+    self._started = None
+    self._write_lock = threading.Lock()  # the heartbeat thread writes too
+    self._stop_beating = threading.Event()
+    self._beater = None
+    self._lost = None  # the holder that took the lock from us, if any
 
   def _content(self, started):
-    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
-                       "token": self.token, "started": started,
-                       "heartbeat": time.time()})
+    return json.dumps({"host": socket.gethostname(), "boot_id": boot_id(),
+                       "pid": os.getpid(), "token": self.token,
+                       "started": started, "heartbeat": time.time()})
 
   def _read(self):
     try:
@@ -71,9 +93,12 @@ class TrainDirLock:
       return {}  # half-written or foreign: judged by its age below
 
   def _is_stale(self, holder):
-    if holder.get("host") == socket.gethostname() and isinstance(
-        holder.get("pid"), int):
-      return not _pid_alive(holder["pid"])
+    same_machine = (holder.get("host") == socket.gethostname() and
+                    holder.get("boot_id", boot_id()) == boot_id())
+    if (same_machine and isinstance(holder.get("pid"), int) and
+        not isinstance(holder.get("pid"), bool) and
+        not _pid_alive(holder["pid"])):
+      return True
     try:
       beat = holder.get("heartbeat")
       beat = float(tf.io.gfile.stat(self.path).mtime_nsec / 1e9
@@ -101,6 +126,17 @@ class TrainDirLock:
     return True
 
   def acquire(self):
+    """Takes the lock; Yt8mError if another trainer holds it, or if
+    train_dir is not writable (read-only, no permission)."""
+    try:
+      return self._acquire()
+    except (OSError, tf.errors.OpError) as e:
+      raise utils.Yt8mError(
+          f"--train_dir={os.path.dirname(self.path)} is not writable "
+          f"({utils.os_reason(e)}): training writes its checkpoints there; "
+          "give a directory you can write") from e
+
+  def _acquire(self):
     tf.io.gfile.makedirs(os.path.dirname(self.path))
     for _ in range(3):
       holder = self._read()
@@ -122,28 +158,57 @@ class TrainDirLock:
         if holder.get("token") != self.token:
           self._refuse(holder)
       self._held, self._last_beat = True, time.time()
+      self._start_beating()
       return self
     self._refuse(self._read() or {})
 
+  def _start_beating(self):
+    self._stop_beating.clear()
+    self._beater = threading.Thread(target=self._beat, daemon=True,
+                                    name="train-lock-heartbeat")
+    self._beater.start()
+
+  def _beat(self):
+    while not self._stop_beating.wait(self.stale_secs / 4):
+      try:
+        self._write_beat()
+      except utils.Yt8mError:
+        return  # lost: the loop's next refresh() says so
+      except (tf.errors.OpError, OSError) as e:
+        logging.warning("could not refresh the lock %s: %s", self.path, e)
+
+  def _write_beat(self):
+    with self._write_lock:
+      if not self._held:
+        return
+      holder = self._read() or {}
+      if holder.get("token") != self.token:
+        self._lost = holder
+        raise utils.Yt8mError(
+            f"lost the lock {self.path} to pid {holder.get('pid')} on "
+            f"{holder.get('host')}: two trainers share this --train_dir")
+      with tf.io.gfile.GFile(self.path, "w") as f:
+        f.write(self._content(holder.get("started", time.time())))
+      self._last_beat = time.time()
+
   def refresh(self, force=False):
     """Rewrites the heartbeat (cheap to call often; writes at most every
-    stale_secs / 4 unless forced)."""
-    if not self._held or (not force and time.time() - self._last_beat <
-                          self.stale_secs / 4):
+    stale_secs / 4 unless forced); raises Yt8mError if the lock was lost."""
+    if not self._held:
       return
-    holder = self._read() or {}
-    if holder.get("token") != self.token:
-      raise utils.Yt8mError(
-          f"lost the lock {self.path} to pid {holder.get('pid')} on "
-          f"{holder.get('host')}: two trainers share this --train_dir")
-    with tf.io.gfile.GFile(self.path, "w") as f:
-      f.write(self._content(holder.get("started", time.time())))
-    self._last_beat = time.time()
+    if self._lost is not None or force or (
+        time.time() - self._last_beat >= self.stale_secs / 4):
+      self._write_beat()
 
   def release(self):
-    if self._held and (self._read() or {}).get("token") == self.token:
-      tf.io.gfile.remove(self.path)
-    self._held = False
+    self._stop_beating.set()
+    if self._beater is not None:
+      self._beater.join()
+      self._beater = None
+    with self._write_lock:
+      if self._held and (self._read() or {}).get("token") == self.token:
+        tf.io.gfile.remove(self.path)
+      self._held = False
 
   def __enter__(self):
     return self.acquire()

@@ -19,6 +19,7 @@ from absl import logging
 import tensorflow as tf
 
 from youtube8m.common import utils
+from youtube8m.models import checkpoint_files
 from youtube8m.models import checkpoints
 from youtube8m.models import model_config
 
@@ -26,12 +27,12 @@ from youtube8m.models import model_config
 def _source(path):
   """(checkpoint prefix, directory holding model_flags.json) of `path`."""
   if tf.io.gfile.isdir(path):
-    prefix = tf.train.latest_checkpoint(path)
+    prefix = checkpoint_files.find_latest(path)
     if not prefix:
       raise utils.Yt8mError(f"--init_from_checkpoint={path}: no checkpoint "
                             "in that directory")
     return prefix, path
-  if not tf.io.gfile.glob(path + ".index"):
+  if not tf.io.gfile.exists(path + ".index"):
     raise utils.Yt8mError(f"--init_from_checkpoint={path}: neither a "
                           "train_dir nor a checkpoint prefix (like "
                           "train_dir/ckpt-1000)")
@@ -44,7 +45,7 @@ def applies(config):
     return False
   if config.start_new_model:
     return True
-  return not tf.train.latest_checkpoint(config.train_dir)
+  return not checkpoint_files.find_latest(config.train_dir)
 
 
 def inherit_flags(config):
