@@ -86,6 +86,7 @@ def main(argv):
   if config.max_frames > inference_config.READER_FRAMES:
     raise cli.UsageError(f"--max_frames={config.max_frames}: the readers "
                          f"take at most {inference_config.READER_FRAMES}")
+  from youtube8m.common import outputs
   from youtube8m.features import extraction_pipeline
   from youtube8m.features import model_files
   from youtube8m.prediction import label_video_lib

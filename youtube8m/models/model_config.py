@@ -161,7 +161,7 @@ def load(train_dir):
   # Files written by the original starter code hold only the data flags.
   config = all_defaults()
   config.update(saved)
-  check_values(config, path, model_classes=False)
+  check_values(config, path)
   try:
     return normalize(config)
   except utils.Yt8mError as e:
@@ -184,14 +184,15 @@ def _has_type(value, default):
   return isinstance(value, type(default))
 
 
-def check_values(config, source, model_classes=True):
+def check_values(config, source):
   """Raises Yt8mError naming `source` and the first bad known entry.
 
-  Each known entry must have its default's type and pass its check;
-  model_classes=False skips the entries naming a model class.
+  Each known entry must have its default's type and pass its check; the
+  entries naming a model class are checked by allow_model_classes (their
+  checks would look a dotted path up).
   """
   for name, flag in all_flags().items():
-    if name not in config or (flag.model_class and not model_classes):
+    if name not in config:
       continue
     value = config[name]
     if not _has_type(value, flag.default):
@@ -199,7 +200,7 @@ def check_values(config, source, model_classes=True):
       raise utils.Yt8mError(f"{source}: '{name}' is {value!r}, expected "
                             f"{kind}")
     try:
-      if flag.check is not None:
+      if flag.check is not None and not flag.model_class:
         flag.check(name, value)
     except utils.Yt8mError as e:
       raise utils.Yt8mError(f"{source}: {e}") from e
