@@ -187,6 +187,14 @@ def test_eval_inference_and_export_use_the_average(tmp_path):
                                rtol=1e-6)
 
 
+def test_the_average_is_found_where_paths_hold_glob_characters(tmp_path):
+  train_dir, _, _, shadow = _averaged_dir(tmp_path / "exp[lr=0.01]*?")
+  assert ema.has_average(os.path.join(train_dir, "ckpt-5"))
+  loaded, _, _ = checkpoints.load_trained_model(train_dir, {}, set())
+  for got, want in zip(loaded.variables, shadow.variables):
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_training_exports_hold_the_average(tmp_path):
   path = _same_videos(tmp_path / "same.tfrecord")
   train_dir = tmp_path / "run"
