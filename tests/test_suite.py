@@ -22,3 +22,14 @@ def test_a_hanging_test_fails(tmp_path):
       capture_output=True, text=True, cwd=tmp_path, timeout=120)
   assert result.returncode == 1, result.stdout[-2000:]
   assert "Timeout" in result.stdout and "1 failed" in result.stdout
+
+
+def test_no_two_test_files_share_a_name():
+  # Test folders have no __init__.py, so pytest imports test files by their
+  # base name: two with one name stop the whole run at collection.
+  names = {}
+  for folder, _, files in os.walk(os.path.join(REPO, "tests")):
+    for name in files:
+      if name.startswith("test_") and name.endswith(".py"):
+        names.setdefault(name, []).append(folder)
+  assert not {n: f for n, f in names.items() if len(f) > 1}
