@@ -359,7 +359,8 @@ def test_report_shows_its_figures_in_a_browser(tmp_path):
 
 def test_a_report_without_matplotlib_is_a_one_line_error(monkeypatch):
   monkeypatch.setitem(sys.modules, "matplotlib", None)  # not installed
-  for config in (eval_lib.EvalConfig(), score_lib.ScoreConfig()):
+  for config in (eval_lib.EvalConfig(eval_data_pattern="v*.tfrecord"),
+                 score_lib.ScoreConfig(predictions="p.csv", labels="l.csv")):
     settings.validate(config)  # no report asked for: fine
     with pytest.raises(utils.Yt8mError) as raised:
       settings.validate(dataclasses.replace(config, report_file="r.html"))
