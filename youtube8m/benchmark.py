@@ -4,8 +4,10 @@ r"""Benchmarks that print figures beside the baseline they beat, in one run.
   python -m youtube8m.benchmark metrics
   python -m youtube8m.benchmark train_step --model=LogisticModel
   python -m youtube8m.benchmark extract [--model_dir=DIR] [--video=FILE]
+  python -m youtube8m.benchmark suite --output=results.json [--budget_minutes=7]
 
-Each prints readable lines and, as its last line, one JSON object.
+Each prints readable lines and, as its last line, one JSON object; the suite
+runs all that fit a time budget and writes its figures to one JSON file.
 """
 
 import importlib
@@ -21,7 +23,7 @@ console.quiet()
 from youtube8m.common import checks
 from youtube8m.common import cli
 
-BENCHMARKS = ("reader", "metrics", "train_step", "extract")
+BENCHMARKS = ("reader", "metrics", "train_step", "extract", "suite")
 
 
 USAGE = (f"usage: python -m youtube8m.benchmark {{{','.join(BENCHMARKS)}}} "

@@ -6,8 +6,10 @@ r"""Submits Vertex AI custom jobs described by configs/*.yaml.
 
 Builds the sdist of this source tree and uploads it to
 gs://BUCKET/youtube8m/staging/; fills in the config's placeholders (the
-package URI, YOUR_BUCKET); adds the flags after `--` to every pool's args (a
-flag given there replaces the config's flag of the same name); checks the
+package URI, YOUR_BUCKET); adds the flags after `--` to the args of every
+pool that runs the primary pool's module (a flag given there replaces the
+config's flag of the same name; a tf.data service pool keeps its own); checks
+the
 result against Vertex AI's CustomJobSpec schema; then runs
 `gcloud ai custom-jobs create`. With --dry_run it uploads and submits nothing:
 it prints the upload and gcloud commands and the final YAML, and keeps those
@@ -145,11 +147,15 @@ def fill_spec(spec, bucket, package_uri, module_flags, source):
   # The JSON round trip copies, and unshares YAML aliases (train-multiworker
   # gives both pools one pythonPackageSpec) so each pool is edited once.
   spec = json.loads(json.dumps(spec))
-  for i, task in _tasks(spec):
+  tasks = list(_tasks(spec))
+  primary = tasks[0][1].get("pythonModule") if tasks else None
+  for i, task in tasks:
     if package_uri and "packageUris" in task:
       task["packageUris"] = [package_uri if PACKAGE_PLACEHOLDER.match(str(u))
                              else u for u in task["packageUris"]]
-    if module_flags:
+    # Training flags are for the trainers, not for another program's pool
+    # (configs/train-data-service.yaml's data-service workers).
+    if module_flags and task.get("pythonModule") == primary:
       task["args"] = merge_flags(task.get("args") or [], module_flags,
                                  f"{source}: workerPoolSpecs[{i}] args")
   # The bucket matched _BUCKET: it needs no escaping in JSON.

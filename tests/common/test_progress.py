@@ -1,5 +1,7 @@
 """progress.py: planned steps from both limits, rate and ETA."""
 
+import time
+
 import pytest
 
 from youtube8m.common import progress
@@ -33,3 +35,17 @@ def test_rate_and_eta_ignore_the_first_step():
 def test_format_duration():
   assert progress.format_duration(3725) == "1h02m05s"
   assert progress.format_duration(-3) == "0h00m00s"
+
+
+def test_heartbeat_speaks_only_when_the_lines_stop():
+  reports = []
+  with progress.Heartbeat(5.0, reports.append) as heartbeat:
+    for _ in range(20):
+      heartbeat.touch()
+      time.sleep(0.01)
+  assert not reports  # lines kept coming: nothing to add
+  with progress.Heartbeat(0.1, reports.append):
+    time.sleep(0.6)  # one long step, no line
+  assert reports and all(seconds >= 0.1 for seconds in reports)
+  # Once per `every` while the silence lasts, not once per check.
+  assert len(reports) <= 6

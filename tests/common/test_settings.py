@@ -72,10 +72,14 @@ def test_seed_flag_names_and_defaults_are_kept():
   assert train["optimizer"] == "AdamOptimizer"
   assert train["export_model_steps"] == 1000
   evals = {f.name: f.default for f in settings.flag_fields(eval_lib.EvalConfig)}
-  assert evals["top_k"] == 20 and evals["batch_size"] == 1024
+  # --batch_size unset: the seed's size, or for frame-level data what fits
+  # --memory_budget_gb (test_memory.py).
+  assert evals["top_k"] == 20 and evals["batch_size"] is None
+  assert eval_lib.DEFAULT_BATCH_SIZE == 1024
   infer = {f.name: f.default for f in settings.flag_fields(
       inference_lib.InferenceConfig)}
-  assert infer["top_k"] == 20 and infer["batch_size"] == 512
+  assert infer["top_k"] == 20 and infer["batch_size"] is None
+  assert inference_lib.DEFAULT_BATCH_SIZE == 512
   assert model_config.all_defaults()["num_classes"] == 3862
 
 

@@ -450,3 +450,40 @@ def test_a_file_named_with_glob_characters_is_read_as_it_is(tmp_path):
   out = read_all(readers.make_dataset(
       readers.YT8MAggregatedFeatureReader(5, "mean_rgb", "4"), path, 2))
   assert [v.decode() for v in out["video_ids"]] == ["v"]
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 2 * 300 * 16 + 100])
+def test_batches_padded_to_their_longest_video(tmp_path, monkeypatch,
+                                               chunk_bytes):
+  if chunk_bytes:  # chunks of two videos, all padded to the batch's length
+    monkeypatch.setattr(readers, "CHUNK_BYTES", chunk_bytes)
+  counts = [1, 5, 33, 2, 61, 7, 301, 3]
+  rng = np.random.default_rng(1)
+  videos = [(f"p{i}", rng.integers(1, 256, (n, 16), dtype=np.uint8),
+             rng.integers(1, 256, (n, 8), dtype=np.uint8))
+            for i, n in enumerate(counts)]
+  pattern = records.write(tmp_path / "short.tfrecord", [
+      records.frame_record(v, [1], {"rgb": rgb, "audio": audio})
+      for v, rgb, audio in videos])
+
+  size = 4 if chunk_bytes else 2
+
+  def batches(pad_to_longest):
+    reader = readers.YT8MFrameFeatureReader(
+        7, "rgb,audio", "16,8", raw=True, pad_to_longest=pad_to_longest)
+    return list(readers.make_dataset(reader, pattern, size, num_readers=1))
+
+  short, full = batches(True), batches(False)
+  lengths = [raw_frames.feature_parts(b["video_matrix"])[0].shape[1]
+             for b in short]
+  # Longest video rounded up to a multiple of 30, at most 300 frames.
+  longest = [max(counts[i:i + size]) for i in range(0, len(counts), size)]
+  assert lengths == [min(-(-n // readers.PAD_MULTIPLE) *
+                         readers.PAD_MULTIPLE, 300) for n in longest]
+  for a, b in zip(short, full):
+    for part, whole in zip(raw_frames.feature_parts(a["video_matrix"]),
+                           raw_frames.feature_parts(b["video_matrix"])):
+      t = part.shape[1]
+      np.testing.assert_array_equal(part.numpy(), whole.numpy()[:, :t])
+      assert not whole.numpy()[:, t:].any()  # only padding was left out
+    np.testing.assert_array_equal(a["num_frames"], b["num_frames"])

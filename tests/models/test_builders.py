@@ -142,6 +142,17 @@ def test_a_model_whose_checkpoints_would_miss_weights_is_refused(tmp_path):
   assert not (tmp_path / "run" / "model_flags.json").exists()
 
 
+def test_a_dropout_layer_does_not_make_a_model_refused():
+  # Its seed-generator state is no weight; the check must let it through.
+  flags = tiny.video_flags(model="NeXtVLADModel", frame_features=True,
+                           feature_names="rgb", feature_sizes="8",
+                           drop_rate=0.5, groups=2, nextvlad_cluster_size=4,
+                           expansion=2, nextvlad_hidden_size=8)
+  model, _ = builders.build_model(flags)
+  assert any(v.name == "seed_generator_state" for v in model.variables)
+  assert models.untracked_variables(model) == []
+
+
 def test_a_two_block_model_round_trips_through_a_checkpoint(tmp_path):
   flags = _frame_flags("TwoBlockAttrTransformer")
   model, _ = builders.build_model(flags)

@@ -253,6 +253,20 @@ def test_merge_flags_replaces_in_place_and_appends():
     cloud.merge_flags(["--a=1"], ["--train_dir", "gs://x"])
 
 
+def test_flags_after_dashes_go_to_the_trainers_only():
+  spec = {"workerPoolSpecs": [
+      {"pythonPackageSpec": {"pythonModule": "youtube8m.train",
+                             "args": ["--model=A"], "packageUris": []}},
+      {},
+      {"pythonPackageSpec": {"pythonModule": "youtube8m.data_service",
+                             "args": ["--role=tf_config"],
+                             "packageUris": []}}]}
+  filled = cloud.fill_spec(spec, "b", "", ["--model=B", "--seed=1"], "s")
+  pools = filled["workerPoolSpecs"]
+  assert pools[0]["pythonPackageSpec"]["args"] == ["--model=B", "--seed=1"]
+  assert pools[2]["pythonPackageSpec"]["args"] == ["--role=tf_config"]
+
+
 def test_source_root_needs_setup_py(tmp_path):
   (tmp_path / "youtube8m").mkdir()
   with pytest.raises(utils.Yt8mError, match="no setup.py in"):

@@ -22,7 +22,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "*.yaml")))
 NAMES = [os.path.basename(p) for p in CONFIGS]
-MODULES = {"youtube8m.train", "youtube8m.eval", "youtube8m.inference"}
+MODULES = {"youtube8m.train", "youtube8m.eval", "youtube8m.inference",
+           "youtube8m.data_service"}
 # Vertex AI's prebuilt TensorFlow training images stop at 2.17.
 PREBUILT_TF = re.compile(r"^(us|europe|asia)-docker\.pkg\.dev/vertex-ai/"
                          r"training/tf-(cpu|gpu)\.2-17\.py310:latest$")
@@ -116,6 +117,20 @@ def test_train_multiworker_has_chief_and_workers():
   assert chief["pythonPackageSpec"] == workers["pythonPackageSpec"]
   assert chief["pythonPackageSpec"]["pythonModule"] == "youtube8m.train"
   assert spec["scheduling"]["restartJobOnWorkerRestart"] is True
+
+
+def test_data_service_pool_serves_the_single_machine_trainer():
+  spec = _load(os.path.join(REPO, "configs", "train-data-service.yaml"))
+  trainer, workers, service = spec["workerPoolSpecs"]
+  # Pool 1 empty: TF_CONFIG names no `worker`, the trainer stays one machine.
+  assert workers == {}
+  assert "--data_service_address=tf_config" in trainer["pythonPackageSpec"][
+      "args"]
+  package = service["pythonPackageSpec"]
+  assert package["pythonModule"] == "youtube8m.data_service"
+  assert package["args"] == ["--role=tf_config"]
+  assert service["replicaCount"] >= 2  # a dispatcher and a worker
+  assert "acceleratorCount" not in service["machineSpec"]  # CPUs parse
 
 
 def test_eval_runs_once_and_inference_writes_predictions():

@@ -10,6 +10,7 @@ and compiles, is left out), so the ETA does not jump with every step.
 """
 
 import math
+import threading
 import time
 
 
@@ -89,3 +90,44 @@ class Progress:
     if eta is not None:
       parts.append(f"ETA {format_duration(eta)}")
     return " | ".join(parts)
+
+
+class Heartbeat:
+  """Says that a long step is still running when no line came for a while.
+
+  A batch of frame-level videos can take tens of seconds (the first one
+  also compiles); without a line the run looks hung. Use as a context:
+  `touch()` after each regular progress line; when `every` seconds pass
+  without one, `report(seconds since the last line)` is called from a
+  background thread (it should log one line), and again every `every`
+  seconds while it lasts.
+  """
+
+  def __init__(self, every, report):
+    self.every, self.report = float(every), report
+    self._last = time.monotonic()
+    self._stop = threading.Event()
+    self._thread = threading.Thread(target=self._run, daemon=True,
+                                    name="yt8m-heartbeat")
+
+  def touch(self):
+    self._last = time.monotonic()
+
+  def _run(self):
+    reported = self._last
+    while not self._stop.wait(min(1.0, self.every)):
+      now = time.monotonic()
+      since = max(self._last, reported)
+      if now - since >= self.every:
+        self.report(now - self._last)
+        reported = now
+
+  def __enter__(self):
+    self._last = time.monotonic()
+    self._thread.start()
+    return self
+
+  def __exit__(self, *exc):
+    self._stop.set()
+    self._thread.join()
+    return False

@@ -2,11 +2,13 @@
 
 `make_dataset(reader, pattern, batch_size)` yields dicts of
   video_ids    string  [B]
-  video_matrix float32 [B, D] (video level) or [B, max_frames, D] (frame level)
+  video_matrix float32 [B, D] (video level) or [B, T, D] (frame level; T is
+               max_frames, or with `pad_to_longest` the batch's longest
+               video rounded up to a multiple of PAD_MULTIPLE)
   labels       float32 [B, num_classes] multi-hot
   num_frames   int32   [B] (1 for video level)
 With `raw=True` (what training, eval and inference use) frame-level
-`video_matrix` stays uint8, one [B, max_frames, D_i] matrix per feature (a
+`video_matrix` stays uint8, one [B, T, D_i] matrix per feature (a
 tuple when there are several), each possibly split along the batch into a
 tuple of row chunks; the model joins and dequantizes it
 (`raw_frames.frames_to_float`).
@@ -21,6 +23,7 @@ one-line message naming the file, the video and the key at fault.
 import tensorflow as tf
 
 from youtube8m.common import utils
+from youtube8m.data import data_service as data_service_lib
 from youtube8m.data import raw_frames
 from youtube8m.data import tfrecords
 
@@ -33,6 +36,9 @@ CHUNK_BYTES = 10 << 20
 # Each chunk is one call of a chunk parser traced once; 32 calls add about
 # 1.5 s to the first batch. Bigger batches get bigger chunks, not more.
 MAX_CHUNKS = 32
+# With pad_to_longest, batches are padded to a multiple of this many frames:
+# at most 10 shapes up to 300 frames, each compiled once by XLA.
+PAD_MULTIPLE = 30
 
 
 def check(ok, make_message):
@@ -163,8 +169,11 @@ class YT8MAggregatedFeatureReader(_BaseReader):
 class YT8MFrameFeatureReader(_BaseReader):
   """Frame-level `tf.train.SequenceExample`s: one byte string per second.
 
-  With `raw=True`, `video_matrix` stays uint8 [B, max_frames, D] (zero bytes
-  as padding), or a tuple of uint8 [B, max_frames, D_i], one per feature in
+  With `raw=True`, `video_matrix` stays uint8 [B, T, D] (zero bytes as
+  padding; T = max_frames, or the batch's longest video rounded up to a
+  multiple of PAD_MULTIPLE with `pad_to_longest`, for models whose outputs
+  do not depend on the padding), or a tuple of uint8 [B, T, D_i], one per
+  feature in
   `feature_names` order, when there are several; the model dequantizes and
   concatenates it (`raw_frames.frames_to_float`). This moves a quarter of
   the bytes through the input pipeline and gives exactly the float32
@@ -173,17 +182,21 @@ class YT8MFrameFeatureReader(_BaseReader):
   When make_dataset's batches would make a feature's buffer bigger than
   CHUNK_BYTES, the batch is parsed in row chunks of `chunk_rows` videos (at
   most MAX_CHUNKS chunks: bigger batches get bigger chunks) and each feature
-  becomes a tuple of chunks [b_k, max_frames, D_i] (sum of b_k = B), joined
+  becomes a tuple of chunks [b_k, T, D_i] (sum of b_k = B), joined
   inside the model, where XLA fuses the join into the dequantize.
   """
 
   frame_level = True
 
   def __init__(self, num_classes=3862, feature_names="rgb",
-               feature_sizes="1024", max_frames=300, raw=False):
+               feature_sizes="1024", max_frames=300, raw=False,
+               pad_to_longest=False):
     super().__init__(num_classes, feature_names, feature_sizes)
     self.max_frames = int(max_frames)
     self.raw = raw
+    # Pad batches to their longest video (rounded up), not max_frames: for
+    # models whose outputs ignore padding (BaseModel.pads_freely).
+    self.pad_to_longest = bool(pad_to_longest)
     # Videos per chunk: each feature's chunk stays within CHUNK_BYTES.
     self.chunk_rows = max(
         1, CHUNK_BYTES // (self.max_frames * max(self.feature_sizes)))
@@ -233,25 +246,45 @@ class YT8MFrameFeatureReader(_BaseReader):
               " (check --feature_names/--feature_sizes)"])))
     return checks, first
 
-  def _dense_frames(self, sequences):
-    """Ragged byte frames -> list of uint8 [B, max_frames, D_i], per feature.
+  def _decoded_frames(self, sequences):
+    """Per feature: (uint8 [frames, D_i] of every video, row splits [B + 1]).
 
-    Each feature's frames are decoded as one flat [frames, D_i] array and
-    scattered into the zero-padded batch (truncated to max_frames): two
-    passes over the bytes and no per-frame string copies. The features stay
-    separate tensors; the model concatenates them after dequantizing.
-    Joining them here would cost another pass over a fresh batch-sized
-    buffer.
+    Each feature's frames are decoded as one flat array, so the bytes are
+    copied once here and once into the padded batch (`_pad`), with no
+    per-frame string copies.
     """
-    dense = []
+    decoded = []
     for name, size in zip(self.feature_names, self.feature_sizes):
       frames = sequences[name]  # ragged string [B, (T), (1)], checked
-      decoded = tf.io.decode_raw(frames.flat_values, tf.uint8)  # [all, D_i]
+      values = tf.io.decode_raw(frames.flat_values, tf.uint8)  # [all, D_i]
       # The width is unknown when a chunk is empty (the last batch's tail).
-      decoded = tf.reshape(decoded, [-1, size])
-      dense.append(tf.RaggedTensor.from_row_splits(
-          decoded, frames.row_splits).to_tensor(
-              shape=[None, self.max_frames, size]))
+      decoded.append((tf.reshape(values, [-1, size]), frames.row_splits))
+    return decoded
+
+  def padded_length(self, num_frames):
+    """Frames T of a batch's padded matrices (int32 scalar).
+
+    max_frames; or, with `pad_to_longest`, the batch's longest video
+    rounded up to a multiple of PAD_MULTIPLE (at most max_frames): fewer
+    distinct shapes, so compiled steps are reused.
+    """
+    if not self.pad_to_longest:
+      return tf.constant(self.max_frames, tf.int32)
+    longest = tf.reduce_max(tf.concat([num_frames, [1]], 0))
+    rounded = -(-longest // PAD_MULTIPLE) * PAD_MULTIPLE
+    return tf.minimum(rounded, self.max_frames)
+
+  def _pad(self, decoded, length):
+    """Per feature: uint8 [B, length, D_i], zero bytes as padding; videos
+    longer than `length` (max_frames) are truncated."""
+    dense = []
+    for (values, splits), size in zip(decoded, self.feature_sizes):
+      shape = tf.stack([tf.constant(-1, tf.int64), tf.cast(length, tf.int64),
+                        tf.constant(size, tf.int64)])
+      matrix = tf.RaggedTensor.from_row_splits(values, splits).to_tensor(
+          shape=shape)
+      static = self.max_frames if not self.pad_to_longest else None
+      dense.append(tf.ensure_shape(matrix, [None, static, size]))
     return dense
 
   def _parse(self, serialized):
@@ -264,12 +297,13 @@ class YT8MFrameFeatureReader(_BaseReader):
     return context, sequences
 
   def _parse_chunk(self, serialized, file_index):
-    """(ids, labels, num_frames, per-feature uint8 frames) of one chunk."""
+    """(ids, labels, num_frames, per-feature decoded frames) of one chunk
+    (`_decoded_frames`)."""
     context, sequences = self._parse(serialized)
     ids, labels = self._ids_and_labels(context, file_index)
     checks, num_frames = self._check_frames(sequences, ids, file_index)
     with tf.control_dependencies(checks):
-      return ids, labels, num_frames, self._dense_frames(sequences)
+      return ids, labels, num_frames, self._decoded_frames(sequences)
 
   def parse_batch(self, serialized, file_index, batch_size=None):
     """serialized: string [B]; file_index: int32 [B] -> batch dict.
@@ -281,8 +315,9 @@ class YT8MFrameFeatureReader(_BaseReader):
     if self.raw and batch_size:
       chunks = min(MAX_CHUNKS, -(-int(batch_size) // self.chunk_rows))
     if chunks == 1:
-      ids, labels, num_frames, frames = self._parse_chunk(serialized,
-                                                          file_index)
+      ids, labels, num_frames, decoded = self._parse_chunk(serialized,
+                                                           file_index)
+      frames = self._pad(decoded, self.padded_length(num_frames))
     else:
       rows = -(-int(batch_size) // chunks)
       if rows > 8:
@@ -299,8 +334,11 @@ class YT8MFrameFeatureReader(_BaseReader):
                for i in range(chunks)]
       ids, labels, num_frames = [tf.concat([part[j] for part in parts], 0)
                                  for j in range(3)]
-      # Per feature, its chunks in batch order.
-      frames = tuple(tuple(part[3][f] for part in parts)
+      # Every chunk padded to the batch's length; per feature, its chunks
+      # in batch order.
+      length = self.padded_length(num_frames)
+      padded = [self._pad(part[3], length) for part in parts]
+      frames = tuple(tuple(chunk[f] for chunk in padded)
                      for f in range(len(self.feature_names)))
     matrix = frames[0] if len(frames) == 1 and chunks == 1 else tuple(frames)
     if not self.raw:
@@ -310,15 +348,16 @@ class YT8MFrameFeatureReader(_BaseReader):
 
 
 def get_reader(frame_features, num_classes, feature_names, feature_sizes,
-               max_frames=300, raw=False, skip_nonfinite=False):
+               max_frames=300, raw=False, skip_nonfinite=False,
+               pad_to_longest=False):
   """The video-level or frame-level reader (`--frame_features`).
 
   Frame features are bytes, always finite; `skip_nonfinite` concerns the
-  video-level float features.
+  video-level float features; `pad_to_longest` the frame reader's padding.
   """
   if frame_features:
     return YT8MFrameFeatureReader(num_classes, feature_names, feature_sizes,
-                                  max_frames, raw)
+                                  max_frames, raw, pad_to_longest)
   return YT8MAggregatedFeatureReader(num_classes, feature_names, feature_sizes,
                                      skip_nonfinite)
 
@@ -338,7 +377,7 @@ def record_batches(data_pattern, batch_size, num_readers=1,
 
 def make_dataset(reader, data_pattern, batch_size, num_epochs=1, shuffle=False,
                  num_readers=8, shuffle_buffer=None, seed=None, shard=None,
-                 flag_name="data pattern"):
+                 flag_name="data pattern", data_service=None, job_name=None):
   """A tf.data.Dataset of parsed batches (see the module docstring).
 
   Args:
@@ -352,10 +391,14 @@ def make_dataset(reader, data_pattern, batch_size, num_epochs=1, shuffle=False,
     num_readers: files read in parallel.
     shard: (num_shards, index) for multi-worker input: this pipeline reads
       every num_shards-th file (or record, when there are fewer files).
+    data_service: grpc://host:port of a tf.data service dispatcher: the
+      pipeline runs on its workers, which share out the files (so `shard`
+      is not applied); see data_service.py.
+    job_name: with data_service, the job several consumers share.
   """
   files = tfrecords.list_files(data_pattern, flag_name)
   record_shard = None
-  if shard and shard[0] > 1:
+  if shard and shard[0] > 1 and not data_service:
     if len(files) >= shard[0]:
       files = files[shard[1]::shard[0]]
     else:
@@ -376,4 +419,6 @@ def make_dataset(reader, data_pattern, batch_size, num_epochs=1, shuffle=False,
     # Segment readers turn B videos into any number of segments.
     batches = reader.rebatch(batches, batch_size, shuffle, seed,
                              shuffle_buffer)
+  if data_service:
+    batches = data_service_lib.distribute(batches, data_service, job_name)
   return batches.prefetch(tf.data.AUTOTUNE)

@@ -60,6 +60,53 @@ def format_row(video_id, classes, scores):
   return f"{video_id},{pairs}\n"
 
 
+def csv_video_ids(raw_ids, source):
+  """`csv_video_id` of a batch of ids (bytes or str) [B]: a list of str.
+
+  One regex search over the joined ids instead of one per id; the error,
+  when there is one, still names the first bad id.
+  """
+  try:
+    texts = [raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+             for raw in raw_ids]
+  except UnicodeDecodeError:
+    texts = None
+  # The forbidden characters cannot span two ids, so joining is exact.
+  if texts is None or not all(texts) or _NOT_CSV.search("".join(texts)):
+    return [csv_video_id(raw, source) for raw in raw_ids]  # names the id
+  return texts
+
+
+def format_rows(video_ids, classes, scores, source):
+  """The CSV rows of a batch, as one string: `format_row` of each video.
+
+  Args:
+    video_ids: [B] str, already checked (`csv_video_ids`).
+    classes: int [B, k]; scores: float [B, k].
+    source: names the input in the error for a non-finite score.
+
+  The rows are byte-identical to `format_row`'s: the same "%i %g" applied
+  to the same values, one `%` per batch rather than one per pair.
+  """
+  scores = np.asarray(scores)
+  finite = np.isfinite(scores.astype(np.float64)).all(axis=1)
+  if not finite.all():
+    bad = int(np.argmin(finite))
+    check_scores(video_ids[bad], scores[bad], source)
+  batch, k = scores.shape
+  if batch == 0:
+    return ""
+  row = "%s," + " ".join(["%i %g"] * k) + "\n"
+  # Per row: the id, then class and score of each pair, as Python objects
+  # ("%g" of a float32 formats its float64 value, as format_row does).
+  pairs = np.empty((batch, 2 * k), object)
+  pairs[:, 0::2] = np.asarray(classes).tolist()
+  pairs[:, 1::2] = scores.astype(np.float64).tolist()
+  values = np.concatenate([np.asarray(video_ids, object)[:, None], pairs],
+                          axis=1)
+  return (row * batch) % tuple(values.ravel().tolist())
+
+
 def submission_rows(path):
   """Yields (line number, class id, [segment id, ...]) of a Class,Segments
   CSV, rows in file order.

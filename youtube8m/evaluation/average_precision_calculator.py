@@ -101,6 +101,34 @@ def _group(lists, neg, sizes, positives):
           np.add.reduceat(positives[order], starts))
 
 
+def expected_precisions(ahead, positives_ahead, sizes, positives, top_n=None):
+  """Each tie group's sum of E[rel_j * precision@j] over its counted ranks.
+
+  Args:
+    ahead, positives_ahead: [G] ints, entries and positives of the same
+      list ranked above each group (i and c of the module docstring).
+    sizes, positives: [G] ints, the group's entries (m) and positives (r).
+    top_n: rank cutoff of the list, or None.
+
+  Returns:
+    [G] float64. A list's precision sum is the sum of its groups' values,
+    added in rank order (what `precision_sums` does, and the streamed
+    ranking in pooled_ranking.py, so both give the same bits).
+  """
+  i = np.asarray(ahead).astype(np.float64)
+  c = np.asarray(positives_ahead).astype(np.float64)
+  m = np.asarray(sizes).astype(np.float64)
+  r = np.asarray(positives).astype(np.float64)
+  span = m if top_n is None else np.clip(top_n - i, 0, m)  # ranks counted
+  # sum of 1/j over the counted ranks: mostly a single rank (no tie).
+  inverse = np.where(span > 0, 1.0 / (i + 1), 0.0)
+  wide = np.flatnonzero(span > 1)
+  inverse[wide] = _harmonic_diff(i[wide], i[wide] + span[wide])
+  q = np.where(m > 1, (r - 1) / np.maximum(m - 1, 1), 0.0)
+  # sum over the group's counted ranks j of (c + 1 + (j-i-1) q) / j.
+  return r / m * ((c + 1) * inverse + q * (span - (i + 1) * inverse))
+
+
 def _group_precision_sums(lists, sizes, positives, num_lists, top_n=None):
   """Per list: sum of E[rel_j * precision@j] over its ranks j <= top_n.
 
@@ -117,18 +145,9 @@ def _group_precision_sums(lists, sizes, positives, num_lists, top_n=None):
   ahead = np.cumsum(sizes) - sizes
   pos_ahead = np.cumsum(positives) - positives
   first = np.searchsorted(lists, lists)  # each list's first group
-  i = (ahead - ahead[first]).astype(np.float64)  # entries above the group
-  c = (pos_ahead - pos_ahead[first]).astype(np.float64)
-  m = sizes.astype(np.float64)
-  r = positives.astype(np.float64)
-  span = m if top_n is None else np.clip(top_n - i, 0, m)  # ranks counted
-  # sum of 1/j over the counted ranks: mostly a single rank (no tie).
-  inverse = np.where(span > 0, 1.0 / (i + 1), 0.0)
-  wide = np.flatnonzero(span > 1)
-  inverse[wide] = _harmonic_diff(i[wide], i[wide] + span[wide])
-  q = np.where(m > 1, (r - 1) / np.maximum(m - 1, 1), 0.0)
-  # sum over the group's counted ranks j of (c + 1 + (j-i-1) q) / j.
-  expected = r / m * ((c + 1) * inverse + q * (span - (i + 1) * inverse))
+  expected = expected_precisions(ahead - ahead[first],
+                                 pos_ahead - pos_ahead[first], sizes,
+                                 positives, top_n)
   return np.bincount(lists, weights=expected, minlength=num_lists)
 
 

@@ -9,7 +9,13 @@ import dataclasses
 from youtube8m.common import checks
 from youtube8m.common import plots
 from youtube8m.common import settings
+from youtube8m.data import data_service_config
 from youtube8m.models import model_config
+
+
+DEFAULT_BATCH_SIZE = 1024  # the seed's
+# --memory_budget_gb of eval and inference (models/memory.py estimates).
+DEFAULT_MEMORY_BUDGET_GB = 2.0
 
 
 @dataclasses.dataclass
@@ -23,8 +29,15 @@ class EvalConfig:
   segment_labels: bool = settings.setting(
       False, "Evaluate on the rated 5-frame segments of 2019 records: "
       "segment MAP over the rated classes only.")
-  batch_size: int = settings.setting(1024, "Examples per batch.",
-      check=checks.positive_int)
+  batch_size: int = settings.setting(
+      None, f"Examples per batch (default: {DEFAULT_BATCH_SIZE}; for "
+      "frame-level data the largest power of 2 up to that which fits "
+      "--memory_budget_gb).", check=checks.optional(checks.positive_int))
+  memory_budget_gb: float = settings.setting(
+      DEFAULT_MEMORY_BUDGET_GB, "Memory that frame-level batches may take "
+      "(their data and the model's activations, estimated from the model; "
+      "TensorFlow adds about 1 GB): picks the default --batch_size, and a "
+      "--batch_size beyond it is warned about.", check=checks.positive)
   num_readers: int = settings.setting(8, "Files read in parallel.",
       check=checks.positive_int)
   run_once: bool = settings.setting(
@@ -41,6 +54,11 @@ class EvalConfig:
   eval_summary_dir: str = settings.setting(
       None, "Where TensorBoard scalars go (default: train_dir/eval, or "
       "train_dir/eval_segments with --segment_labels).")
+  data_service_address: str = settings.setting(
+      "", "host:port of a tf.data service dispatcher: reading, parsing and "
+      "batching run on its workers, each video once per pass, in no fixed "
+      "order (youtube8m/data/data_service.py).",
+      check=data_service_config.check_address)
   report_file: str = settings.setting(
       "", "Also write each checkpoint's metrics and figures to this "
       "self-contained HTML page ({step} in the name: one page per step; "

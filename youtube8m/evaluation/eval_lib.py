@@ -16,6 +16,7 @@ import tensorflow as tf
 from youtube8m.common import progress
 from youtube8m.common import settings
 from youtube8m.common import utils
+from youtube8m.data import data_service
 from youtube8m.data import readers
 from youtube8m.data import tfrecords
 from youtube8m.evaluation import eval_config
@@ -24,7 +25,13 @@ from youtube8m.evaluation import eval_util
 from youtube8m.models import builders
 from youtube8m.models import checkpoint_files
 from youtube8m.models import checkpoints
+from youtube8m.models import forward
+from youtube8m.models import memory
 from youtube8m.models import model_config
+
+DEFAULT_BATCH_SIZE = eval_config.DEFAULT_BATCH_SIZE  # the seed's 1024
+PROGRESS_SECS = 15  # at least one progress line this often between batches
+HEARTBEAT_SECS = 30  # a line while one batch runs longer than this
 
 
 class Evaluator:
@@ -58,7 +65,12 @@ class Evaluator:
     self.vocabulary_file, self.report_file = vocabulary_file, report_file
     self.num_examples = num_examples  # for progress lines; None: unknown
     self.report_info = report_info or eval_report.ReportInfo()
-    self._step = tf.function(self._eval_step)
+    # The model and loss compiled as training's step is (XLA unless the
+    # model opts out); the top-k summary has a batch-dependent depth, so
+    # it runs outside XLA.
+    self._forward = forward.compile_forward(model, self._predict_and_loss)
+    # One batch -> its top-k summary and loss (public for the benchmarks).
+    self.step = tf.function(self._eval_step)
 
   SUMMARY_SUBDIR = "eval"
 
@@ -89,45 +101,72 @@ class Evaluator:
         self.report_file,
         dataclasses.replace(self.report_info, checkpoint=checkpoint))
 
-  def _eval_step(self, batch):
-    predictions = self.model(batch, training=False)["predictions"]
+  def _predict_and_loss(self, batch):
+    """(predictions float32 [B, C], the batch's mean loss)."""
+    predictions = tf.cast(self.model(batch, training=False)["predictions"],
+                          tf.float32)
     loss = self.loss_fn.calculate_loss(
         predictions, batch["labels"], label_weights=batch.get("label_weights"))
+    return predictions, loss
+
+  def _eval_step(self, batch):
+    predictions, loss = self._forward(forward.numeric(batch))
     # Only [batch, top_k] arrays go to the host.
     summary = eval_util.top_k_summary(predictions, batch["labels"], self.top_k)
     summary["loss"] = loss
     return summary
 
   def run(self, global_step=0):
-    """One pass over the data; returns the metrics dict of EvaluationMetrics."""
+    """One pass over the data; returns the metrics dict of EvaluationMetrics.
+
+    A progress line follows the first batch, every `log_every` batches and
+    any batch ending PROGRESS_SECS after the last line; while a batch runs
+    longer than HEARTBEAT_SECS, a line says so.
+    """
     self.metrics.clear()
-    examples, start = 0, time.time()
+    state = {"examples": 0, "batch": 0, "logged": time.monotonic(),
+             "logged_batch": 0}
+    start = time.time()
     meter = progress.Progress(self.num_examples)
     meter.update(0)
     batch_metrics = None
+    total = f"/{self.num_examples}" if self.num_examples else ""
 
     def log_batch():
-      rate = examples / max(time.time() - start, 1e-9)
+      rate = state["examples"] / max(time.time() - start, 1e-9)
       eta = meter.eta_seconds()
       logging.info(
           "examples_processed: %d%s | global_step %d | Batch Hit@1: %.3f | "
           "Batch PERR: %.3f | Batch Loss: %.3f | Examples_per_sec: %.3f%s",
-          examples, f"/{self.num_examples}" if self.num_examples else "",
-          global_step, batch_metrics["hit_at_one"], batch_metrics["perr"],
-          batch_metrics["loss"], rate,
+          state["examples"], total, global_step, batch_metrics["hit_at_one"],
+          batch_metrics["perr"], batch_metrics["loss"], rate,
           f" | ETA {progress.format_duration(eta)}" if eta else "")
+      state["logged"], state["logged_batch"] = time.monotonic(), state["batch"]
+      heartbeat.touch()
 
-    for n, batch in enumerate(self.dataset_fn(), 1):
-      summary = {k: v.numpy() for k, v in self._step(batch).items()}
-      loss = float(summary.pop("loss"))
-      batch_metrics = self.metrics.accumulate_summary(summary, loss)
-      examples += len(summary["hit_at_one"])
-      meter.update(examples)
-      if n == 1 or n % self.log_every == 0:
-        log_batch()
-    if examples and n != 1 and n % self.log_every:
-      log_batch()  # the last batch, so the count ends at the total
-    if examples == 0:
+    def still_running(seconds):
+      logging.info("examples_processed: %d%s | global_step %d | batch %d "
+                   "still running after %.0f s%s", state["examples"], total,
+                   global_step, state["batch"] + 1, seconds,
+                   " (the first batch also compiles the model)"
+                   if not state["batch"] else "")
+
+    with progress.Heartbeat(HEARTBEAT_SECS, still_running) as heartbeat:
+      for n, batch in enumerate(self.dataset_fn(), 1):
+        summary = {k: v.numpy() for k, v in self.step(batch).items()}
+        loss = float(summary.pop("loss"))
+        batch_metrics = self.metrics.accumulate_summary(summary, loss)
+        state["examples"] += len(summary["hit_at_one"])
+        state["batch"] = n
+        meter.update(state["examples"])
+        if (n == 1 or n % self.log_every == 0 or
+            time.monotonic() - state["logged"] >= PROGRESS_SECS):
+          log_batch()
+        else:
+          heartbeat.touch()
+      if state["examples"] and state["logged_batch"] != state["batch"]:
+        log_batch()  # the last batch, so the count ends at the total
+    if state["examples"] == 0:
       raise utils.Yt8mError("the evaluation data holds no example")
     return self.metrics.get()
 
@@ -159,12 +198,22 @@ def model_and_data(config, flags, segment_labels=False):
   model, loss_fn = builders.build_model(flags)
   reader = builders.make_reader(flags, segment_labels=segment_labels)
   tfrecords.list_files(config.eval_data_pattern, "--eval_data_pattern")
+  # Segments are 5 frames each: only whole frame-level videos are sized.
+  batch_size, message = memory.choose_batch_size(
+      config.batch_size, DEFAULT_BATCH_SIZE,
+      None if segment_labels else model, flags, config.memory_budget_gb)
+  if message:
+    (logging.warning if config.batch_size else logging.info)("%s", message)
+
+  service = (data_service.service_target(config.data_service_address)
+             if config.data_service_address else None)
 
   def dataset_fn():
     return readers.make_dataset(reader, config.eval_data_pattern,
-                                config.batch_size, num_epochs=1, shuffle=False,
+                                batch_size, num_epochs=1, shuffle=False,
                                 num_readers=config.num_readers,
-                                flag_name="--eval_data_pattern")
+                                flag_name="--eval_data_pattern",
+                                data_service=service)
   return model, loss_fn, dataset_fn
 
 

@@ -96,9 +96,17 @@ def threshold_pr_curve(scores, positive, total_positives,
     values = np.sort(values)
     return values.size - np.searchsorted(values, thresholds, side="left")
 
-  tp = at_or_above(scores[positive]).astype(np.float64)
-  fp = at_or_above(scores[~positive]).astype(np.float64)
-  tn = np.count_nonzero(~positive) - fp
+  return threshold_rows(at_or_above(scores[positive]),
+                        at_or_above(scores[~positive]),
+                        np.count_nonzero(~positive), total_positives)
+
+
+def threshold_rows(positives_at, negatives_at, negatives, total_positives):
+  """`threshold_pr_curve`'s array from the counts of pooled entries scored
+  at or above each threshold ([T] each) and the pooled negatives."""
+  tp = np.asarray(positives_at, np.float64)
+  fp = np.asarray(negatives_at, np.float64)
+  tn = negatives - fp
   fn = total_positives - tp
   # The plugin's own guard against 0 / 0.
   precision = tp / np.maximum(tp + fp, 1e-7)
@@ -166,16 +174,18 @@ def markdown_tables(tables, num_rated):
 
 def write_summaries(writer, step, evaluation_metrics, metrics, names):
   """The PR curve, AP histogram and class table of one pass, at `step`."""
-  scores, _, positive, class_positives = evaluation_metrics.pooled()
+  curves = evaluation_metrics.curves(np.linspace(0.0, 1.0, PR_THRESHOLDS), 0)
+  class_positives = evaluation_metrics.class_positives
   aps = metrics["aps"]
-  total = int(class_positives.sum())
+  total = curves["total_positives"]
   with writer.as_default(step=step):
     # pr_curve's summary ops build TF1 graph ops, which TF2 eager writers
     # cannot run; the data it stores is a plain [6, T] tensor with this
     # metadata, so tf.summary.write stores the same thing.
     tf.summary.write(
         PR_CURVE_TAG,
-        threshold_pr_curve(scores, positive, total),
+        threshold_rows(curves["positives_at"], curves["negatives_at"],
+                       curves["entries"] - curves["positive_entries"], total),
         metadata=pr_metadata.create_summary_metadata(
             display_name=PR_CURVE_TAG,
             description=(f"Pooled top-{evaluation_metrics.top_k} predictions;"
@@ -287,9 +297,13 @@ def render_html(evaluation_metrics, metrics, names, step, info=None):
   info: a ReportInfo (default: only the date and command are known).
   """
   info = info or ReportInfo()
-  scores, _, positive, class_positives = evaluation_metrics.pooled()
-  top_k, total = evaluation_metrics.top_k, int(class_positives.sum())
-  recall, precision = ranked_pr_curve(scores, positive, total)
+  # Figure data in flat memory (the pooled entries stay out of memory).
+  curves = evaluation_metrics.curves(None, report_figures.CURVE_POINTS)
+  class_positives = evaluation_metrics.class_positives
+  top_k, total = evaluation_metrics.top_k, curves["total_positives"]
+  ranked, found_at = curves["curve"].T
+  recall, precision = found_at / max(total, 1), found_at / np.maximum(ranked,
+                                                                      1)
   aps = metrics["aps"]
   rated = aps[~np.isnan(aps)]
   rows = [("GAP@%d" % top_k, "gap"), ("Hit@1", "avg_hit_at_one"),
@@ -299,7 +313,7 @@ def render_html(evaluation_metrics, metrics, names, step, info=None):
   cells = "".join(f'<tr><th class="name">{label}</th><td data-metric="{key}" '
                   f'data-value="{metrics[key]!r}">{metrics[key]:.4f}</td></tr>'
                   for label, key in rows)
-  found = int(np.count_nonzero(positive))
+  found = curves["positive_entries"]
   title = html.escape(_title(info, step))
   parts = [
       "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",

@@ -27,15 +27,16 @@ numpy and TensorFlow paths agree exactly.
 
 The evaluator runs `top_k_summary` (TensorFlow) inside its eval step, so only
 [batch_size, top_k] arrays reach the host, and feeds their numpy values to
-`EvaluationMetrics.accumulate_summary`. The host keeps those arrays and
-computes every metric at `get()` with vectorized numpy, which makes streamed
-results identical to one-shot results over the same videos.
+`EvaluationMetrics.accumulate_summary`. The host keeps the top-k entries in
+flat memory and ranks them at `get()` (pooled_ranking.py); streamed
+results are identical to one-shot results over the same videos.
 """
 
 import numpy as np
 import tensorflow as tf
 
 from youtube8m.evaluation import average_precision_calculator as ap_calculator
+from youtube8m.evaluation import pooled_ranking
 from youtube8m.models import losses as losses_lib
 
 
@@ -221,16 +222,9 @@ def class_aps(scores, ids, positive, class_positives, top_n=None):
   Returns:
     [C] float64 APs; NaN for classes without positives.
   """
-  num_class = class_positives.size
-  sums = ap_calculator.precision_sums(scores, positive, ids, num_class,
-                                      top_n)
-  aps = np.full(num_class, np.nan)
-  has = class_positives > 0
-  denominators = class_positives[has].astype(np.float64)
-  if top_n is not None:
-    denominators = np.minimum(denominators, top_n)
-  aps[has] = sums[has] / denominators
-  return aps
+  sums = ap_calculator.precision_sums(scores, positive, ids,
+                                      class_positives.size, top_n)
+  return pooled_ranking.aps_of_sums(sums, class_positives, top_n)
 
 
 def calculate_hit_at_one(predictions, actuals):
@@ -239,14 +233,14 @@ def calculate_hit_at_one(predictions, actuals):
   best = np.max(predictions, axis=1, keepdims=True)
   hit, _ = ap_calculator.expected_hits(predictions, actuals > 0, actuals,
                                        best, np.zeros(len(best), np.int64))
-  return float(np.mean(hit))
+  return pooled_ranking.exact_mean(hit)
 
 
 def calculate_precision_at_equal_recall_rate(predictions, actuals):
   """PERR of predictions [B, C] against actuals [B, C], as a float."""
   summary = top_k_summary_numpy(predictions, actuals, k=1)
-  return float(np.mean(_video_perr(summary["perr_hits"],
-                                   summary["num_positives"])))
+  return pooled_ranking.exact_mean(_video_perr(summary["perr_hits"],
+                                              summary["num_positives"]))
 
 
 def calculate_gap(predictions, actuals, top_k=20):
@@ -298,8 +292,15 @@ class EvaluationMetrics:
 
   def clear(self):
     """Forgets every accumulated batch."""
-    self._batches = {name: [] for name in ("scores", "ids", "positive", "hit",
-                                           "perr", "num_positives", "loss")}
+    if getattr(self, "_entries", None) is not None:
+      self._entries.close()
+    # Memory stays flat in the number of videos (pooled_ranking.py): the
+    # top-k entries spill to a temporary file past a fixed buffer, the
+    # per-video means are exact running sums.
+    self._entries = pooled_ranking.PooledEntries()
+    self._hit, self._perr = pooled_ranking.ExactMean(), pooled_ranking.ExactMean()
+    self._losses = []  # (loss, videos) per batch
+    self._positives = 0
     self._class_positives = np.zeros(self.num_class, np.int64)
     self.num_examples = 0
 
@@ -331,14 +332,11 @@ class EvaluationMetrics:
                        f"not fit top_k={self.top_k}")
     hit = np.asarray(summary["hit_at_one"]).astype(np.float64)
     perr = _video_perr(np.asarray(summary["perr_hits"]), num_positives)
-    batch = self._batches
-    batch["scores"].append(scores.ravel())
-    batch["ids"].append(ids.ravel())
-    batch["positive"].append(positive.ravel())
-    batch["hit"].append(hit)
-    batch["perr"].append(perr)
-    batch["num_positives"].append(num_positives)
-    batch["loss"].append((float(loss), len(hit)))
+    self._entries.add(scores, ids, positive)
+    self._hit.add(hit)
+    self._perr.add(perr)
+    self._positives += int(np.sum(num_positives, dtype=np.int64))
+    self._losses.append((float(loss), len(hit)))
     self._class_positives += class_positives
     self.num_examples += len(hit)
     return {"hit_at_one": float(np.mean(hit)), "perr": float(np.mean(perr)),
@@ -347,17 +345,41 @@ class EvaluationMetrics:
             "loss": float(loss)}
 
   def pooled(self):
-    """The accumulated top-k entries, in the video order get() ranks them.
+    """The accumulated top-k entries, in the order they were added.
 
     Returns:
       (scores [N], class ids [N], is-positive [N] bool, positives per class
-      [num_class] int64); N sums every video's top-k length. For plots and
-      reports (eval_report.py) that need more than the metrics.
+      [num_class] int64); N sums every video's top-k length. All in memory
+      at once: for tests and small evaluations; `curves` gives the figures
+      in flat memory.
     """
-    parts = [np.concatenate(self._batches[name]) if self._batches[name] else
-             np.zeros(0, dtype) for name, dtype in
-             (("scores", np.float32), ("ids", np.int32), ("positive", bool))]
-    return (*parts, self._class_positives.copy())
+    return (*self._entries.arrays(), self._class_positives.copy())
+
+  def curves(self, thresholds, curve_points):
+    """Figure data of the pooled list, in flat memory.
+
+    Args:
+      thresholds: ascending float [T], or None (no counts).
+      curve_points: most points of the ranked curve kept (0: none).
+
+    Returns:
+      dict: positives_at, negatives_at [T] int64: entries scored at or
+      above each threshold; curve [H, 2] int64: (entries ranked, positives
+      found) after tie groups that hold a positive, best first (at most
+      curve_points of them, evenly spaced); entries, positive_entries:
+      of the pooled list; total_positives: all positives (int).
+    """
+    result = pooled_ranking.rank(
+        self._entries, self.num_class, self.top_n,
+        None if thresholds is None else np.asarray(thresholds, np.float64),
+        curve_points)
+    result["total_positives"] = int(self._class_positives.sum())
+    return result
+
+  @property
+  def class_positives(self):
+    """[num_class] int64 positives per class over every video."""
+    return self._class_positives.copy()
 
   def get(self):
     """Metrics over every accumulated video.
@@ -373,18 +395,18 @@ class EvaluationMetrics:
     """
     if self.num_examples == 0:
       raise ValueError("EvaluationMetrics.get(): no examples accumulated")
-    batch = {name: np.concatenate(parts) for name, parts in
-             self._batches.items() if name != "loss"}
-    losses, sizes = np.array(self._batches["loss"]).T
-    aps = class_aps(batch["scores"], batch["ids"], batch["positive"],
-                     self._class_positives, self.top_n)
+    losses, sizes = np.array(self._losses).T
+    ranking = pooled_ranking.rank(self._entries, self.num_class, self.top_n)
+    aps = pooled_ranking.aps_of_sums(ranking["class_sums"], self._class_positives,
+                       self.top_n)
     with_positives = int(np.count_nonzero(self._class_positives))
     return {
-        "avg_hit_at_one": float(np.mean(batch["hit"])),
-        "avg_perr": float(np.mean(batch["perr"])),
+        "avg_hit_at_one": self._hit.mean(),
+        "avg_perr": self._perr.mean(),
         "avg_loss": losses_lib.batch_weighted_mean(losses, sizes),
-        "gap": _pooled_ap(batch["scores"], batch["positive"],
-                          np.sum(batch["num_positives"], dtype=np.int64)),
+        # AP over the pooled list, 0 without positives (ap_at_n's rule).
+        "gap": (ranking["gap_sum"] / self._positives if self._positives > 0
+                else 0.0),
         "aps": aps,
         "map": float(np.nanmean(aps)) if with_positives else 0.0,
         "num_classes_with_positives": with_positives,

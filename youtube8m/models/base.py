@@ -58,6 +58,11 @@ class BaseModel(keras.Model):
   # The single-replica train step is compiled with XLA (element-wise work
   # fused around the matmuls) unless a model sets this to False.
   jit_compile = True
+  # True when the model's outputs do not depend on how many padding frames
+  # follow each video (it masks them, or samples only valid frames): the
+  # frame reader then pads a batch to its longest video, not to 300 frames.
+  # A model setting it should be tested with extra padding.
+  padding_invariant = False
 
   def __init__(self, num_classes, name=None, **unused_model_flags):
     super().__init__(name=name)
@@ -114,10 +119,39 @@ class BaseModel(keras.Model):
       raise utils.Yt8mError(
           f"model {type(self).__name__} needs {kind}, but its input has "
           f"shape {' + '.join(str(part.shape) for part in parts)}")
-    model_input = model_utils.prepare_input(
-        parts[0] if len(parts) == 1 else tuple(parts), num_frames)
-    predictions = self.classify(model_input, num_frames, training=training)
+    indices = (self.frame_indices(num_frames, tf.shape(parts[0])[1],
+                                  training) if self.frame_level else None)
+    if indices is not None:
+      # Only the sampled frames are dequantized and normalized. A video
+      # with no frame (malformed) gets zero frames, as it would unsampled.
+      sampled = model_utils.gather_raw_frames(video_matrix, indices)
+      count = tf.where(num_frames > 0, tf.shape(indices)[1], 0)
+      model_input = model_utils.prepare_input(
+          sampled[0] if len(sampled) == 1 else tuple(sampled), count)
+      predictions = self.classify_sampled(model_input, num_frames,
+                                          training=training)
+    else:
+      model_input = model_utils.prepare_input(
+          parts[0] if len(parts) == 1 else tuple(parts), num_frames)
+      predictions = self.classify(model_input, num_frames, training=training)
     return {"predictions": predictions}
+
+  def frame_indices(self, num_frames, length, training=False):
+    """Frames a sampling model looks at: int32 [B, K], or None (all).
+
+    A model that classifies K sampled frames defines this (the sampling
+    depends on num_frames [B] and the padded length only) and
+    `classify_sampled`; `call` then gathers those frames from the raw
+    bytes before dequantizing them, instead of dequantizing every frame.
+    """
+    del num_frames, length, training
+    return None
+
+  def classify_sampled(self, frames, num_frames, training=False):
+    """Probabilities [B, C] of sampled, prepared frames [B, K, D] (the
+    models that define `frame_indices`); num_frames: the videos' [B]."""
+    raise NotImplementedError(f"{type(self).__name__} samples frames but "
+                              "defines no classify_sampled()")
 
   def classify(self, model_input, num_frames, training=False):
     """Class probabilities of prepared input.
@@ -155,7 +189,10 @@ def untracked_variables(model):
   # The view holds its root weakly: keep the checkpoint alive while walking.
   checkpoint = tf.train.Checkpoint(model=model)
   saved = {id(obj) for obj in tf.train.TrackableView(checkpoint).descendants()}
-  missing = [v for v in model.variables if id(v) not in saved]
+  # A Dropout's seed-generator state is random-number bookkeeping, not a
+  # weight: Keras 3 checkpoints never hold it, and a restore need not.
+  missing = [v for v in model.variables if id(v) not in saved
+             and not (v.name == "seed_generator_state" and not v.trainable)]
   if not missing:
     return []
   owners = {}

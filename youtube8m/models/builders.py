@@ -89,5 +89,9 @@ def make_reader(flags, segment_labels=False, all_segments=False, raw=True,
           "data): use a frame-level model and --frame_features")
     return segment_readers.YT8MSegmentReader(*args, raw=raw,
                                              all_segments=all_segments)
+  # Padding to each batch's longest video, where the model allows it.
+  pad_to_longest = bool(flags["frame_features"]) and getattr(
+      models.get_model_class(flags["model"]), "padding_invariant", False)
   return readers.get_reader(flags["frame_features"], *args, raw=raw,
-                            skip_nonfinite=skip_nonfinite)
+                            skip_nonfinite=skip_nonfinite,
+                            pad_to_longest=pad_to_longest)

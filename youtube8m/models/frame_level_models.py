@@ -56,6 +56,7 @@ class FrameLevelLogisticModel(base.BaseModel):
   """LogisticModel over the average of the valid frames."""
 
   frame_level = True
+  padding_invariant = True  # tested: test_models.py
 
   def __init__(self, num_classes, l2_penalty=1e-8, **model_flags):
     base.check_model_flags(l2_penalty=l2_penalty)
@@ -64,6 +65,17 @@ class FrameLevelLogisticModel(base.BaseModel):
         self.num_classes, activation="sigmoid",
         kernel_regularizer=losses.l2_regularizer(l2_penalty),
         name="logistic")
+
+  def call(self, inputs, training=False):
+    """BaseModel.call; raw uint8 frames are averaged without first being
+    joined and normalized as a float [B, T, D] batch (one pass less)."""
+    leaves = tf.nest.flatten(inputs["video_matrix"])
+    if not all(leaf.dtype == tf.uint8 and leaf.shape.rank == 3
+               for leaf in leaves):
+      return super().call(inputs, training=training)
+    average = model_utils.average_unit_frames(inputs["video_matrix"],
+                                              inputs["num_frames"])
+    return {"predictions": self.logistic(average)}
 
   def classify(self, model_input, num_frames, training=False):
     """model_input: float32 [B, T, D] -> probabilities [B, num_classes]."""
@@ -86,6 +98,7 @@ class DbofModel(base.BaseModel):
   """
 
   frame_level = True
+  padding_invariant = True  # tested: test_models.py
 
   def __init__(self, num_classes, iterations=30, dbof_add_batch_norm=True,
                sample_random_frames=True, dbof_cluster_size=8192,
@@ -122,9 +135,19 @@ class DbofModel(base.BaseModel):
     return model_utils.sample_frames(model_input, num_frames, self.iterations,
                                      self.sample_random_frames, training)
 
+  def frame_indices(self, num_frames, length, training=False):
+    """The `iterations` frames [B, K] `call` gathers before dequantizing."""
+    return model_utils.sample_indices(num_frames, length, self.iterations,
+                                      self.sample_random_frames, training)
+
   def classify(self, model_input, num_frames, training=False):
     """model_input: float32 [B, T, D] -> probabilities [B, num_classes]."""
-    frames = self.sample_frames(model_input, num_frames, training)
+    return self.classify_sampled(
+        self.sample_frames(model_input, num_frames, training), num_frames,
+        training)
+
+  def classify_sampled(self, frames, num_frames, training=False):
+    """frames: the sampled float32 [B, K, D] -> probabilities [B, C]."""
     if self.input_bn is not None:
       frames = self.input_bn(frames, training=training)
     clusters = self.cluster(frames)  # [B, K, cluster_size]
@@ -149,6 +172,7 @@ class LstmModel(base.BaseModel):
   """
 
   frame_level = True
+  padding_invariant = True  # tested: test_models.py
   # XLA keeps every time step's buffers of the masked recurrence: 15 GB for
   # a batch of 16 on CPU. The uncompiled step is both smaller and faster.
   jit_compile = False

@@ -38,6 +38,7 @@ class NeXtVLADModel(base.BaseModel):
   LogisticModel). [B, T, D] -> [B, num_classes]."""
 
   frame_level = True
+  padding_invariant = True  # tested: test_pooling_models.py
 
   def __init__(self, num_classes, groups=8, nextvlad_cluster_size=64,
                nextvlad_hidden_size=1024, expansion=2, gating_reduction=8,
@@ -85,6 +86,7 @@ class MixNeXtVLADModel(base.BaseModel):
   """
 
   frame_level = True
+  padding_invariant = True  # tested: test_pooling_models.py
 
   def __init__(self, num_classes, mix_number=3, cl_temperature=2.0,
                cl_lambda=1.0, groups=8, nextvlad_cluster_size=64,

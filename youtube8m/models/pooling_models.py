@@ -81,6 +81,7 @@ class PoolingModel(base.BaseModel):
   """
 
   frame_level = True
+  padding_invariant = True  # tested: test_pooling_models.py
 
   def __init__(self, num_classes, make_pooler, *, cluster_size, hidden_size,
                add_batch_norm, gating, gating_remove_diag, moe_prob_gating,
@@ -120,9 +121,19 @@ class PoolingModel(base.BaseModel):
     return model_utils.sample_frames(model_input, num_frames, self.iterations,
                                      self.sample_random_frames, training)
 
+  def frame_indices(self, num_frames, length, training=False):
+    """The `iterations` frames [B, K] `call` gathers before dequantizing."""
+    return model_utils.sample_indices(num_frames, length, self.iterations,
+                                      self.sample_random_frames, training)
+
   def classify(self, model_input, num_frames, training=False):
     """model_input: float32 [B, T, D] -> probabilities [B, num_classes]."""
-    frames = self.sample_frames(model_input, num_frames, training)
+    return self.classify_sampled(
+        self.sample_frames(model_input, num_frames, training), num_frames,
+        training)
+
+  def classify_sampled(self, frames, num_frames, training=False):
+    """frames: the sampled float32 [B, K, D] -> probabilities [B, C]."""
     if self.input_bn is not None:
       frames = self.input_bn(frames, training=training)
     hidden = self.hidden(self.pooling(frames, training=training))  # [B, H]

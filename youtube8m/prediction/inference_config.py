@@ -10,6 +10,8 @@ import dataclasses
 from youtube8m.common import checks
 from youtube8m.common import plots
 from youtube8m.common import settings
+from youtube8m.data import data_service_config
+from youtube8m.evaluation import eval_config
 from youtube8m.features import extract_config
 from youtube8m.models import model_config
 
@@ -17,6 +19,7 @@ from youtube8m.models import model_config
 # to keep TensorFlow out (tests/prediction/test_inference_config.py).
 DEFAULT_MAX_BYTES = 4 * 1024 ** 3
 READER_FRAMES = 300
+DEFAULT_BATCH_SIZE = 512  # the seed's
 
 
 @dataclasses.dataclass
@@ -45,8 +48,21 @@ class InferenceConfig:
   top_k: int = settings.setting(
       20, "Predictions per video: 1 to the model's number of classes.",
       checks.positive_int)
-  batch_size: int = settings.setting(512, "Examples per batch.",
-                                     checks.positive_int)
+  batch_size: int = settings.setting(
+      None, f"Examples per batch (default: {DEFAULT_BATCH_SIZE}; for "
+      "frame-level data the largest power of 2 up to that which fits "
+      "--memory_budget_gb).", checks.optional(checks.positive_int))
+  memory_budget_gb: float = settings.setting(
+      eval_config.DEFAULT_MEMORY_BUDGET_GB, "Memory that frame-level "
+      "batches may take (their data and the model's activations, estimated "
+      "from the model; TensorFlow adds about 1 GB): picks the default "
+      "--batch_size, and a --batch_size beyond it is warned about.",
+      checks.positive)
+  data_service_address: str = settings.setting(
+      "", "host:port of a tf.data service dispatcher: reading, parsing and "
+      "batching run on its workers (a checkpoint model only); the rows "
+      "come in no fixed order (youtube8m/data/data_service.py).",
+      check=data_service_config.check_address)
   num_readers: int = settings.setting(
       1, "Files read in parallel (the output order stays fixed).",
       checks.positive_int)

@@ -20,8 +20,10 @@ from youtube8m.common import outputs
 from youtube8m.common import progress
 from youtube8m.common import settings
 from youtube8m.common import utils
+from youtube8m.data import data_service
 from youtube8m.data import submissions
 from youtube8m.data import tfrecords
+from youtube8m.models import memory
 from youtube8m.prediction import inference_config
 from youtube8m.serving import model_archive
 from youtube8m.serving import predictors
@@ -30,6 +32,21 @@ from youtube8m.serving import predictors
 # In inference_config.py (no TensorFlow there: the command checks it before
 # TensorFlow loads).
 InferenceConfig = inference_config.InferenceConfig
+
+DEFAULT_BATCH_SIZE = inference_config.DEFAULT_BATCH_SIZE  # the seed's 512
+HEARTBEAT_SECS = 30  # a line while one batch runs longer than this
+
+
+def batch_size(config, predictor):
+  """The batch size of a run: --batch_size, or what fits the budget
+  (memory.choose_batch_size); logs (or warns) when the budget decides."""
+  size, message = memory.choose_batch_size(
+      config.batch_size, DEFAULT_BATCH_SIZE, predictor.model,
+      predictor.flags or {"frame_features": False},
+      config.memory_budget_gb)
+  if message:
+    (logging.warning if config.batch_size else logging.info)("%s", message)
+  return size
 
 
 class _Upstream(Exception):
@@ -125,33 +142,34 @@ def infer(config):
   predictor = predictors.make_predictor(config) if config.output_file else None
   if not pack_model_tgz(config):
     return 0
+  size = batch_size(config, predictor)  # warns before any output
+  service = None
+  if config.data_service_address:
+    if predictor.model is None:
+      raise utils.Yt8mError(
+          "--data_service_address: a SavedModel parses its records in its "
+          "own signature; predict from the checkpoint (--train_dir or "
+          "--input_model_tgz) to parse on the data service")
+    service = data_service.service_target(config.data_service_address)
   source = f"{predictors.INPUT_FLAG}={config.input_data_pattern}"
 
   def write_rows(f, readable):
     f.write(submissions.CSV_HEADER)
     if readable:
       readable.write("VideoId\tTopPredictions\n")
-    count, start = 0, time.time()
     total = tfrecords.count_records(tfrecords.list_files(
         config.input_data_pattern, "--input_data_pattern"))
     meter = progress.Progress(total)
     meter.update(0)
-    for ids, classes, scores in predictor.batches(
-        config.input_data_pattern, config.batch_size, config.num_readers):
-      for raw_id, row_classes, row_scores in zip(ids, classes, scores):
-        video_id = submissions.csv_video_id(raw_id, source)
-        submissions.check_scores(video_id, row_scores, source)
-        f.write(submissions.format_row(video_id, row_classes, row_scores))
-        if readable:
-          readable.write(_readable_row(video_id, row_classes, row_scores,
-                                       names))
-      count += len(ids)
-      elapsed = time.time() - start
-      eta = meter.update(count).eta_seconds()
-      logging.info("num examples processed: %d%s elapsed seconds: %.2f "
-                   "examples/sec: %.1f%s", count, f"/{total}" if total else "",
-                   elapsed, count / max(elapsed, 1e-9),
-                   f" | ETA {progress.format_duration(eta)}" if eta else "")
+    heartbeat = progress.Heartbeat(HEARTBEAT_SECS, lambda seconds: logging.info(
+        "%s | a batch still running after %.0f s",
+        meter.describe("examples processed"), seconds))
+    with heartbeat:
+      count = _write_batches(
+          f, readable, predictor.batches(
+              config.input_data_pattern, size, config.num_readers,
+              **({"data_service": service} if service else {})),
+          source, names, meter, heartbeat, total)
     if not count:
       raise utils.Yt8mError(f"{source}: the input holds no video; no CSV "
                             "written")
@@ -165,6 +183,30 @@ def infer(config):
 
   count = write_output(config.output_file, "--output_file", write_csv)
   logging.info("Wrote %d videos to %s", count, config.output_file)
+  return count
+
+
+def _write_batches(f, readable, batches, source, names, meter, heartbeat,
+                   total):
+  """Writes the CSV (and readable) rows of every batch; returns videos."""
+  count, start = 0, time.time()
+  for ids, classes, scores in batches:
+    # Whole batches: checked and formatted without a Python loop per row.
+    video_ids = submissions.csv_video_ids(ids, source)
+    f.write(submissions.format_rows(video_ids, classes, scores, source))
+    if readable:
+      readable.write("".join(
+          _readable_row(video_id, row_classes, row_scores, names)
+          for video_id, row_classes, row_scores in zip(
+              video_ids, classes, scores)))
+    count += len(ids)
+    elapsed = time.time() - start
+    eta = meter.update(count).eta_seconds()
+    logging.info("num examples processed: %d%s elapsed seconds: %.2f "
+                 "examples/sec: %.1f%s", count, f"/{total}" if total else "",
+                 elapsed, count / max(elapsed, 1e-9),
+                 f" | ETA {progress.format_duration(eta)}" if eta else "")
+    heartbeat.touch()
   return count
 
 

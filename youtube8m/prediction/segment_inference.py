@@ -143,7 +143,8 @@ def infer_segments(config):
                                    flags["num_classes"])
   reader = builders.make_reader(flags, segment_labels=True, all_segments=True)
   dataset = readers.make_dataset(reader, config.input_data_pattern,
-                                 config.batch_size,
+                                 config.batch_size or
+                                 inference_lib.DEFAULT_BATCH_SIZE,
                                  num_readers=config.num_readers,
                                  flag_name="--input_data_pattern")
 

@@ -32,6 +32,7 @@ from youtube8m.data import segment_readers
 from youtube8m.models import builders
 from youtube8m.models import checkpoints
 from youtube8m.models import model_config
+from youtube8m.prediction import inference_config
 
 
 def applies(config):
@@ -56,7 +57,8 @@ class VideoPrior:
           "whitelisted class ids need")
     reader = builders.make_reader(flags)
     dataset = readers.make_dataset(reader, config.input_data_pattern,
-                                   config.batch_size,
+                                   config.batch_size or
+                                   inference_config.DEFAULT_BATCH_SIZE,
                                    num_readers=config.num_readers,
                                    flag_name="--input_data_pattern")
 

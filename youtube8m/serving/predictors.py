@@ -19,6 +19,7 @@ from youtube8m.common import utils
 from youtube8m.data import readers
 from youtube8m.models import builders
 from youtube8m.models import checkpoints
+from youtube8m.models import forward
 from youtube8m.models import model_config
 from youtube8m.serving import export
 from youtube8m.serving import model_archive
@@ -57,20 +58,28 @@ class CheckpointPredictor:
     self.top_k = top_k
     self.source = f"checkpoint {path}"
     self.reader = builders.make_reader(self.flags)
+    # The forward compiled as training's step is (XLA unless the model
+    # opts out); the top-k outside it, where equal scores keep the lower
+    # class first.
+    self._forward = forward.predictions_fn(self.model)
     self._predict = tf.function(self._top_k)
 
   def _top_k(self, batch):
-    predictions = self.model(batch, training=False)["predictions"]
+    predictions = self._forward(batch)
     scores, classes = tf.math.top_k(predictions, k=self.top_k)
     # All [B, C] scores: top_k may rank a NaN anywhere, or drop it.
     finite = tf.reduce_all(tf.math.is_finite(predictions), axis=1)
     return batch["video_ids"], classes, scores, finite
 
-  def batches(self, data_pattern, batch_size, num_readers=1):
+  def batches(self, data_pattern, batch_size, num_readers=1,
+              data_service=None):
+    """data_service: grpc://host:port of a tf.data service dispatcher that
+    reads and parses the records (in no fixed order)."""
     check_top_k(self.top_k, self.flags["num_classes"])
     dataset = readers.make_dataset(self.reader, data_pattern, batch_size,
                                    num_readers=num_readers,
-                                   flag_name=INPUT_FLAG)
+                                   flag_name=INPUT_FLAG,
+                                   data_service=data_service)
     for batch in dataset:
       ids, classes, scores, finite = [t.numpy() for t in self._predict(batch)]
       _check_finite(ids, finite, self.source)

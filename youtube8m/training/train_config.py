@@ -11,6 +11,7 @@ import dataclasses
 from youtube8m.common import checks
 from youtube8m.common import settings
 from youtube8m.common import utils
+from youtube8m.data import data_service_config
 from youtube8m.models import model_config
 
 LOG_METRICS_EVERY = 10  # steps; the seed logged Hit@1/PERR/GAP every 10
@@ -134,6 +135,13 @@ class TrainConfig:
       5, "Checkpoints kept in train_dir (older ones are deleted); raise it "
       "to average more of them (python -m youtube8m.average_checkpoints).",
       check=checks.positive_int)
+  data_service_address: str = settings.setting(
+      "", "host:port of a tf.data service dispatcher (python -m "
+      "youtube8m.data_service dispatcher): reading, parsing and batching "
+      "run on its workers, each file of an epoch read once "
+      "(youtube8m/data/data_service.py); tf_config: the dispatcher of the "
+      "Vertex AI data-service pool (configs/train-data-service.yaml).",
+      check=data_service_config.check_address)
   # model_flags.json content given on the command line, and the typed flags.
   model_flags: dict = dataclasses.field(
       default_factory=model_config.all_defaults)

@@ -19,6 +19,7 @@ import tensorflow as tf
 from youtube8m.common import progress
 from youtube8m.common import settings
 from youtube8m.common import utils
+from youtube8m.data import data_service
 from youtube8m.data import readers
 from youtube8m.data import segment_readers
 from youtube8m.data import tfrecords
@@ -47,14 +48,21 @@ def _dataset_fn(config, flags, num_epochs):
   reader = builders.make_reader(
       flags, segment_labels=config.segment_labels,
       skip_nonfinite=config.skip_nonfinite_examples)
+  service = (data_service.service_target(config.data_service_address,
+                                         distribution.tf_config())
+             if config.data_service_address else None)
 
   def dataset_fn(context):
+    # With the data service, the hosts of a multi-worker run share one job.
+    job = (data_service.job_name_for(config.train_dir)
+           if service and context.num_input_pipelines > 1 else None)
     return readers.make_dataset(
         reader, config.train_data_pattern, config.batch_size,
         num_epochs=num_epochs, shuffle=True,
         num_readers=config.num_readers, seed=config.seed,
         shard=(context.num_input_pipelines, context.input_pipeline_id),
-        flag_name="--train_data_pattern")
+        flag_name="--train_data_pattern", data_service=service,
+        job_name=job)
   return dataset_fn
 
 
