@@ -12,8 +12,11 @@ Test records have empty label lists, as in the real test split. How the
 videos are made: synthetic.py. `--hidden_classes=N` makes classes 0..N-1
 invisible to frame averaging (their evidence cancels in the mean over
 frames but is plain in each frame): data on which learnable pooling can
-beat averaging (docs/models.md). The same --seed writes byte-identical
-files, whatever the process.
+beat averaging (docs/models.md). `--order_classes=M` makes the next M
+classes visible only in the order of two patterns (decoy videos show them
+reversed): data on which models that read frames in order beat every bag
+of frames (docs/models.md). The same --seed writes byte-identical files,
+whatever the process.
 """
 
 from absl import flags
@@ -33,7 +36,7 @@ def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
              shards=4, num_classes=3862, id_key="id", min_frames=20,
              max_frames=60, seed=0, video_level=True, frame_level=True,
              signal=0.2, segments=False, num_segment_validate=300,
-             num_segment_test=300, hidden_classes=0):
+             num_segment_test=300, hidden_classes=0, order_classes=0):
   """Writes the whole dataset; returns {split: {video_id: labels}}.
 
   With `segments`, also the 2019 segment splits (youtube8m.data.segment_data),
@@ -45,7 +48,8 @@ def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
     raise utils.Yt8mError("--min_frames and --max_frames need "
                           f"1 <= min <= max, got {min_frames}, {max_frames}")
   gen = synthetic.Generator(num_classes, seed, signal,
-                            hidden_classes=hidden_classes)
+                            hidden_classes=hidden_classes,
+                            order_classes=order_classes)
   frame_range = (min_frames, max_frames)
   result = synthetic.generate_videos(
       gen, output_dir, num_train, num_validate, num_test, shards, id_key,
@@ -67,7 +71,8 @@ def main(argv):
                     FLAGS.id_key, FLAGS.min_frames, FLAGS.max_frames,
                     FLAGS.seed, FLAGS.video_level, FLAGS.frame_level,
                     FLAGS.signal, FLAGS.segments, FLAGS.num_segment_validate,
-                    FLAGS.num_segment_test, FLAGS.hidden_classes)
+                    FLAGS.num_segment_test, FLAGS.hidden_classes,
+                    FLAGS.order_classes)
   print(f"wrote {', '.join(f'{len(v)} {k}' for k, v in counts.items())} "
         f"videos to {FLAGS.output_dir}")
 
@@ -104,6 +109,11 @@ def define_flags():
                        "frames but is plain in each frame: invisible to "
                        "frame averaging and to mean_rgb/mean_audio. Segment "
                        "records ignore it.")
+  flags.DEFINE_integer("order_classes", 0, "The next N classes (after the "
+                       "hidden ones) whose evidence is only the order of "
+                       "two patterns, first half then second half; decoy "
+                       "videos show them reversed. Invisible to any bag of "
+                       "frames. Segment records ignore it.")
 
 
 if __name__ == "__main__":

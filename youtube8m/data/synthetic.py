@@ -21,6 +21,19 @@ but they cancel exactly in the mean over frames (before quantization):
 looks at frames one by one (NetVLAD, NeXtVLAD) can find them. The segment
 records (segment_data.py) ignore the option.
 
+Order classes (`order_classes=M`: the M classes after the hidden ones,
+hidden_classes .. hidden_classes + M - 1): their evidence is only the
+ORDER of two patterns. Each order class has two random directions A and B
+(its prototype is not used); a video labelled with it adds A to the first
+half of its frames and B to the second half (the middle frame of an odd
+count gets neither). Decoy videos, not labelled with it, show the same two
+in reverse: B first, then A. A video becomes a decoy of each order class it
+lacks with probability f / (1 - f), f the class's share of the training
+label sets, so about as many videos show the two patterns in each order.
+Any bag of frames, and the frame means, are then the same for positives
+and decoys: only a model that reads frames in order can tell them apart.
+The segment records ignore the option too.
+
 The same seed writes byte-identical files in any process: ids are drawn in
 a seeded order, and records are serialized deterministically (protobuf's
 upb backend writes map entries, such as a tf.train.Example's features, in
@@ -73,12 +86,18 @@ class Generator:
   """Synthetic videos with a learnable, class-dependent signal."""
 
   def __init__(self, num_classes=3862, seed=0, signal=0.2, video_noise=0.3,
-               frame_noise=0.5, hidden_classes=0):
+               frame_noise=0.5, hidden_classes=0, order_classes=0):
     if not 0 <= hidden_classes <= num_classes:
       raise utils.Yt8mError(
           f"--hidden_classes={hidden_classes} must be between 0 and "
           f"--num_classes={num_classes}")
+    if not 0 <= order_classes <= num_classes - hidden_classes:
+      raise utils.Yt8mError(
+          f"--order_classes={order_classes} must be between 0 and "
+          f"--num_classes - --hidden_classes = "
+          f"{num_classes - hidden_classes}")
     self.num_classes, self.hidden_classes = num_classes, int(hidden_classes)
+    self.order_classes = int(order_classes)
     self.rng = np.random.default_rng(seed)
     self.video_noise, self.frame_noise = video_noise, frame_noise
     # prototypes[name]: float32 [num_classes, D], one direction per class.
@@ -86,6 +105,42 @@ class Generator:
         name: (signal * self.rng.standard_normal((num_classes, size))
                ).astype(np.float32)
         for name, size in FEATURES}
+    # Drawn only with order classes, so other datasets keep their bytes.
+    if self.order_classes:
+      # patterns[name]: float32 [M, 2, D], patterns A and B of each class.
+      self.patterns = {
+          name: (signal * self.rng.standard_normal(
+              (self.order_classes, 2, size))).astype(np.float32)
+          for name, size in FEATURES}
+      self.decoy_rates = self._decoy_rates()
+
+  def _decoy_rates(self):
+    """float [M]: chance a video lacking an order class is its decoy."""
+    sets = load_label_sets(self.num_classes, "train")
+    first = self.hidden_classes
+    share = np.array([sum(first + i in s for s in sets) / len(sets)
+                      for i in range(self.order_classes)])
+    return np.minimum(share / np.maximum(1.0 - share, 1e-9), 1.0)
+
+  def order_directions(self, labels):
+    """int [M]: +1 for the video's order classes (A, then B), -1 where it is
+    a decoy (B, then A), 0 elsewhere. Draws M numbers for every video."""
+    first, count = self.hidden_classes, self.order_classes
+    draw = self.rng.random(count)
+    own = np.isin(np.arange(first, first + count), labels)
+    return np.where(own, 1, np.where(draw < self.decoy_rates, -1, 0))
+
+  def order_values(self, directions, num_frames, name):
+    """float32 [num_frames, D]: the early patterns on the first half of the
+    frames, the late ones on the second half (an odd middle frame: 0)."""
+    a, b = self.patterns[name][:, 0], self.patterns[name][:, 1]  # [M, D]
+    forward, backward = [(directions == s).astype(np.float32)
+                         for s in (1, -1)]
+    half = num_frames // 2
+    values = np.zeros((num_frames, a.shape[1]), np.float32)
+    values[:half] = forward @ a + backward @ b
+    values[num_frames - half:] = forward @ b + backward @ a
+    return values
 
   def hidden_signs(self, num_frames):
     """float32 [num_frames]: +1 on a random half, -1 on the other half, 0
@@ -97,10 +152,13 @@ class Generator:
 
   def frames(self, labels, num_frames):
     """labels: list of ints -> {name: uint8 [num_frames, D]}."""
-    visible = [c for c in labels if c >= self.hidden_classes]
+    visible = [c for c in labels
+               if c >= self.hidden_classes + self.order_classes]
     hidden = [c for c in labels if c < self.hidden_classes]
     # Drawn for every video, so the noise draws do not depend on labels.
     signs = self.hidden_signs(num_frames) if self.hidden_classes else None
+    directions = self.order_directions(labels) if self.order_classes \
+        else None
     out = {}
     for name, size in FEATURES:
       prototypes = self.prototypes[name]
@@ -111,6 +169,8 @@ class Generator:
           (num_frames, size), dtype=np.float32)
       if hidden:
         values = values + signs[:, None] * prototypes[hidden].sum(axis=0)
+      if directions is not None and directions.any():
+        values = values + self.order_values(directions, num_frames, name)
       out[name] = utils.quantize(values)
     return out
 

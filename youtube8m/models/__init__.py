@@ -11,6 +11,8 @@ subclass, so the registry has no import circle.
 from youtube8m.models import frame_level_models
 from youtube8m.models import nextvlad_models
 from youtube8m.models import pooling_models
+from youtube8m.models import recurrent_models
+from youtube8m.models import temporal_models
 from youtube8m.models import video_level_models
 # pylint: disable=unused-import
 from youtube8m.models.base import bad_flag

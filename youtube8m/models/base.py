@@ -36,21 +36,25 @@ class ModelFlag:
   """One model flag: its default, its --help text and its value check.
 
   `check(flag, value)` raises Yt8mError naming the flag when the value is
-  invalid; None accepts any value of the default's type.
+  invalid; None accepts any value of the default's type. `legacy` (None:
+  the default) is the value a model_flags.json written before the flag
+  existed stands for: a flag whose default changes what a checkpoint means
+  sets it, so that older train_dirs keep restoring as they were trained.
   """
   name: str
   default: object
   help: str
   check: object = None
+  legacy: object = None
 
 
-def define_flag(name, default, help, check=None):  # pylint: disable=redefined-builtin
-  """Adds a model flag; returns its ModelFlag.
+def define_flag(name, default, help, check=None, legacy=None):  # pylint: disable=redefined-builtin
+  """Adds a model flag; returns its ModelFlag (`legacy`: see ModelFlag).
 
   A module re-imported (importlib.reload, tests) may define a flag again with
   the same default; a different default for the same name is an error.
   """
-  flag = ModelFlag(name, default, help, check)
+  flag = ModelFlag(name, default, help, check, legacy)
   existing = MODEL_FLAGS.get(name)
   if existing is not None and existing.default != default:
     raise utils.Yt8mError(f"model flag --{name} is defined twice, with "

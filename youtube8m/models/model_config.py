@@ -89,8 +89,11 @@ def load(train_dir):
     raise utils.Yt8mError(f"{path}: not valid JSON ({e})") from e
   if not isinstance(saved, dict) or "model" not in saved:
     raise utils.Yt8mError(f"{path}: has no 'model' entry")
-  # Files written by the original starter code hold only the data flags.
+  # Files written by the original starter code hold only the data flags;
+  # a flag newer than the file takes the value that stands for its absence.
   config = all_defaults()
+  config.update({name: flag.legacy for name, flag in all_flags().items()
+                 if flag.legacy is not None})
   config.update(saved)
   return normalize(config)
 

@@ -41,14 +41,14 @@ def prepare_input(video_matrix, num_frames):
   return tf.math.l2_normalize(video_matrix, axis=-1, epsilon=1e-12)
 
 
-def _valid_counts(num_frames, frames):
+def _valid_counts(num_frames, total_frames):
   """num_frames [B] clipped to [1, T], as int32 and as float32.
 
-  Every index derived from the counts is then a real frame of `frames`
-  [B, T, D], even for a (malformed) video with 0 frames.
+  Every index derived from the counts is then a real frame of a [B, T, D]
+  input, even for a (malformed) video with 0 frames.
   """
   counts = tf.clip_by_value(tf.cast(num_frames, tf.int32), 1,
-                            tf.maximum(tf.shape(frames)[1], 1))
+                            tf.maximum(total_frames, 1))
   return counts, tf.cast(counts, tf.float32)
 
 
@@ -57,110 +57,110 @@ def _gather_frames(frames, indices):
   return tf.gather(tf.convert_to_tensor(frames), indices, batch_dims=1)
 
 
-def sample_random_frames(frames, num_frames, num_samples, seed=None):
-  """Samples frames uniformly with replacement among each video's valid ones.
+def _total_frames(frames):
+  return tf.shape(tf.convert_to_tensor(frames))[1]
 
-  Args:
-    frames: [B, T, D].
-    num_frames: int [B], valid frames per video.
-    num_samples: K, a Python int.
-    seed: optional op seed for tf.random.uniform.
 
-  Returns:
-    [B, K, D]. The random draw has shape [B, K] whatever T is, so extra
-    padding frames do not change the result for a given seed.
-  """
-  counts, counts_f = _valid_counts(num_frames, frames)
-  draw = tf.random.uniform([tf.shape(frames)[0], num_samples], seed=seed)
+def random_frame_indices(num_frames, total_frames, num_samples, seed=None):
+  """int32 [B, K]: frames drawn uniformly with replacement among each
+  video's valid ones. The draw has shape [B, K] whatever T is, so extra
+  padding does not change it for a given seed."""
+  counts, counts_f = _valid_counts(num_frames, total_frames)
+  draw = tf.random.uniform([tf.shape(counts)[0], num_samples], seed=seed)
   # uniform < 1, but the product can round up to counts; clip to stay valid.
-  indices = tf.minimum(tf.cast(draw * counts_f[:, None], tf.int32),
-                       counts[:, None] - 1)
-  return _gather_frames(frames, indices)
+  return tf.minimum(tf.cast(draw * counts_f[:, None], tf.int32),
+                    counts[:, None] - 1)
 
 
-def _run_from(frames, counts, start, num_samples):
+def _run_indices(counts, start, num_samples):
   """K consecutive frames from `start` [B]; a short video repeats its last."""
   offsets = tf.range(num_samples, dtype=tf.int32)[None, :]
-  indices = tf.minimum(start[:, None] + offsets, counts[:, None] - 1)
-  return _gather_frames(frames, indices)
+  return tf.minimum(start[:, None] + offsets, counts[:, None] - 1)
 
 
-def sample_random_sequence(frames, num_frames, num_samples, seed=None):
-  """A run of K consecutive valid frames starting at a random frame.
-
-  Args:
-    frames: [B, T, D].
-    num_frames: int [B].
-    num_samples: K.
-    seed: optional op seed.
-
-  Returns:
-    [B, K, D]. Videos shorter than K repeat their last valid frame.
-  """
-  counts, _ = _valid_counts(num_frames, frames)
+def random_sequence_indices(num_frames, total_frames, num_samples,
+                            seed=None):
+  """int32 [B, K]: a run of K consecutive valid frames from a random start
+  (videos shorter than K repeat their last valid frame)."""
+  counts, _ = _valid_counts(num_frames, total_frames)
   starts_possible = tf.cast(tf.maximum(counts - num_samples + 1, 1),
                             tf.float32)
   draw = tf.random.uniform(tf.shape(counts), seed=seed)
   start = tf.minimum(tf.cast(draw * starts_possible, tf.int32),
                      tf.cast(starts_possible, tf.int32) - 1)
-  return _run_from(frames, counts, start, num_samples)
+  return _run_indices(counts, start, num_samples)
+
+
+def even_indices(num_frames, total_frames, num_samples):
+  """int32 [B, K], increasing: frame j is floor((j + 0.5) * num_frames / K),
+  the centre of the j-th of K equal slices of the video, so the samples
+  cover the whole video as random samples do on average."""
+  counts, counts_f = _valid_counts(num_frames, total_frames)
+  centres = (tf.range(num_samples, dtype=tf.float32) + 0.5) / num_samples
+  return tf.minimum(tf.cast(centres[None, :] * counts_f[:, None], tf.int32),
+                    counts[:, None] - 1)
+
+
+def centered_sequence_indices(num_frames, total_frames, num_samples):
+  """int32 [B, K]: the run of K consecutive valid frames in the middle of
+  each video (the expected run of `random_sequence_indices`)."""
+  counts, _ = _valid_counts(num_frames, total_frames)
+  start = tf.maximum(counts - num_samples, 0) // 2
+  return _run_indices(counts, start, num_samples)
+
+
+def sample_random_frames(frames, num_frames, num_samples, seed=None):
+  """frames [B, T, D] -> [B, K, D] at `random_frame_indices`."""
+  return _gather_frames(frames, random_frame_indices(
+      num_frames, _total_frames(frames), num_samples, seed))
+
+
+def sample_random_sequence(frames, num_frames, num_samples, seed=None):
+  """frames [B, T, D] -> [B, K, D] at `random_sequence_indices`."""
+  return _gather_frames(frames, random_sequence_indices(
+      num_frames, _total_frames(frames), num_samples, seed))
 
 
 def sample_evenly(frames, num_frames, num_samples):
-  """K evenly spaced valid frames: the deterministic twin of random sampling.
-
-  Frame j is floor((j + 0.5) * num_frames / K), the centre of the j-th of K
-  equal slices of the video, so the samples cover the whole video as random
-  samples do on average.
-
-  Args:
-    frames: [B, T, D].
-    num_frames: int [B].
-    num_samples: K.
-
-  Returns:
-    [B, K, D].
-  """
-  counts, counts_f = _valid_counts(num_frames, frames)
-  centres = (tf.range(num_samples, dtype=tf.float32) + 0.5) / num_samples
-  indices = tf.minimum(tf.cast(centres[None, :] * counts_f[:, None], tf.int32),
-                       counts[:, None] - 1)
-  return _gather_frames(frames, indices)
+  """frames [B, T, D] -> [B, K, D] at `even_indices`: the deterministic
+  twin of random sampling."""
+  return _gather_frames(frames, even_indices(
+      num_frames, _total_frames(frames), num_samples))
 
 
 def sample_centered_sequence(frames, num_frames, num_samples):
-  """The run of K consecutive valid frames in the middle of each video.
+  """frames [B, T, D] -> [B, K, D] at `centered_sequence_indices`."""
+  return _gather_frames(frames, centered_sequence_indices(
+      num_frames, _total_frames(frames), num_samples))
 
-  The deterministic twin of `sample_random_sequence` (its expected start).
 
-  Args:
-    frames: [B, T, D].
-    num_frames: int [B].
-    num_samples: K.
+def sample_frame_indices(num_frames, total_frames, num_samples,
+                         random_frames, training, in_order=False):
+  """int32 [B, K]: the frames a sampling model looks at.
 
-  Returns:
-    [B, K, D].
+  Training samples at random: independent frames with replacement
+  (`random_frames`; sorted in time when `in_order`, for models that read
+  frames in order) or one random run of consecutive frames. Otherwise the
+  choice is deterministic, so evaluation is reproducible: evenly spaced
+  frames, or the centred run (both in time order).
   """
-  counts, _ = _valid_counts(num_frames, frames)
-  start = tf.maximum(counts - num_samples, 0) // 2
-  return _run_from(frames, counts, start, num_samples)
+  args = (num_frames, total_frames, num_samples)
+  if training:
+    if random_frames:
+      indices = random_frame_indices(*args)
+      return tf.sort(indices, axis=1) if in_order else indices
+    return random_sequence_indices(*args)
+  if random_frames:
+    return even_indices(*args)
+  return centered_sequence_indices(*args)
 
 
 def sample_frames(frames, num_frames, num_samples, random_frames, training):
-  """The `num_samples` frames [B, K, D] a sampling model looks at.
-
-  Training samples at random: independent frames with replacement
-  (`random_frames`) or one random run of consecutive frames. Otherwise the
-  choice is deterministic, so evaluation is reproducible: evenly spaced
-  frames, or the centred run.
-  """
-  if training:
-    if random_frames:
-      return sample_random_frames(frames, num_frames, num_samples)
-    return sample_random_sequence(frames, num_frames, num_samples)
-  if random_frames:
-    return sample_evenly(frames, num_frames, num_samples)
-  return sample_centered_sequence(frames, num_frames, num_samples)
+  """The `num_samples` frames [B, K, D] a sampling model looks at (see
+  `sample_frame_indices`; frames drawn at random are not sorted)."""
+  return _gather_frames(frames, sample_frame_indices(
+      num_frames, _total_frames(frames), num_samples, random_frames,
+      training))
 
 
 def frame_pooling(frames, method, num_frames=None):
@@ -183,7 +183,7 @@ def frame_pooling(frames, method, num_frames=None):
     if method == "max":
       return tf.reduce_max(frames, axis=1)
     return tf.reduce_mean(frames, axis=1)
-  counts, counts_f = _valid_counts(num_frames, frames)
+  counts, counts_f = _valid_counts(num_frames, tf.shape(frames)[1])
   valid = tf.sequence_mask(counts, tf.shape(frames)[1])[:, :, None]
   if method == "max":
     return tf.reduce_max(tf.where(valid, frames, frames.dtype.min), axis=1)
