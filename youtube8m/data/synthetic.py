@@ -24,15 +24,16 @@ records (segment_data.py) ignore the option.
 Order classes (`order_classes=M`: the M classes after the hidden ones,
 hidden_classes .. hidden_classes + M - 1): their evidence is only the
 ORDER of two patterns. Each order class has two random directions A and B
-(its prototype is not used); a video labelled with it adds A to the first
-half of its frames and B to the second half (the middle frame of an odd
-count gets neither). Decoy videos, not labelled with it, show the same two
-in reverse: B first, then A. A video becomes a decoy of each order class it
-lacks with probability f / (1 - f), f the class's share of the training
-label sets, so about as many videos show the two patterns in each order.
-Any bag of frames, and the frame means, are then the same for positives
-and decoys: only a model that reads frames in order can tell them apart.
-The segment records ignore the option too.
+(its prototype is not used). A video whose real label set holds an order
+class shows A on the first half of its frames and B on the second half
+(the middle frame of an odd count gets neither), or, with probability 1/2,
+is a decoy: the class is removed from its labels and it shows B first,
+then A. Positives and decoys then have the same other labels (so the same
+co-occurrences), and the same frames up to their order: any bag of frames,
+and the frame means, cannot tell them apart, and a model that ranks both
+alike gets an AP near 1/2 on the class. A model that reads frames in order
+can reach 1. A decoy of a one-label set has no labels. The segment records
+ignore the option too.
 
 The same seed writes byte-identical files in any process: ids are drawn in
 a seeded order, and records are serialized deterministically (protobuf's
@@ -112,26 +113,25 @@ class Generator:
           name: (signal * self.rng.standard_normal(
               (self.order_classes, 2, size))).astype(np.float32)
           for name, size in FEATURES}
-      self.decoy_rates = self._decoy_rates()
 
-  def _decoy_rates(self):
-    """float [M]: chance a video lacking an order class is its decoy."""
-    sets = load_label_sets(self.num_classes, "train")
-    first = self.hidden_classes
-    share = np.array([sum(first + i in s for s in sets) / len(sets)
-                      for i in range(self.order_classes)])
-    return np.minimum(share / np.maximum(1.0 - share, 1e-9), 1.0)
-
-  def order_directions(self, labels):
-    """int [M]: +1 for the video's order classes (A, then B), -1 where it is
-    a decoy (B, then A), 0 elsewhere. Draws M numbers for every video."""
-    first, count = self.hidden_classes, self.order_classes
-    draw = self.rng.random(count)
-    own = np.isin(np.arange(first, first + count), labels)
-    return np.where(own, 1, np.where(draw < self.decoy_rates, -1, 0))
+  def video(self, labels, num_frames):
+    """(labels as written, {name: uint8 [num_frames, D]}) of a video whose
+    real label set is `labels`: with order classes, some of its order
+    classes may become decoys (removed from the labels, shown reversed)."""
+    directions = None
+    if self.order_classes:
+      first, count = self.hidden_classes, self.order_classes
+      own = np.isin(np.arange(first, first + count), labels)
+      # M draws for every video, so the draws do not depend on labels.
+      decoy = own & (self.rng.random(count) < 0.5)
+      directions = np.where(decoy, -1, np.where(own, 1, 0))
+      labels = [c for c in labels if not (
+          first <= c < first + count and decoy[c - first])]
+    return labels, self.frames(labels, num_frames, directions)
 
   def order_values(self, directions, num_frames, name):
-    """float32 [num_frames, D]: the early patterns on the first half of the
+    """float32 [num_frames, D] of directions int [M] (+1: A then B, -1: B
+    then A, 0: neither): the early patterns on the first half of the
     frames, the late ones on the second half (an odd middle frame: 0)."""
     a, b = self.patterns[name][:, 0], self.patterns[name][:, 1]  # [M, D]
     forward, backward = [(directions == s).astype(np.float32)
@@ -150,15 +150,21 @@ class Generator:
     signs[:half], signs[half:2 * half] = 1.0, -1.0
     return self.rng.permutation(signs)
 
-  def frames(self, labels, num_frames):
-    """labels: list of ints -> {name: uint8 [num_frames, D]}."""
+  def frames(self, labels, num_frames, directions=None):
+    """labels: list of ints -> {name: uint8 [num_frames, D]}.
+
+    directions: int [M] of the order classes (see `order_values`); None
+    shows the order classes of `labels` forward.
+    """
     visible = [c for c in labels
                if c >= self.hidden_classes + self.order_classes]
     hidden = [c for c in labels if c < self.hidden_classes]
     # Drawn for every video, so the noise draws do not depend on labels.
     signs = self.hidden_signs(num_frames) if self.hidden_classes else None
-    directions = self.order_directions(labels) if self.order_classes \
-        else None
+    if self.order_classes and directions is None:
+      first = self.hidden_classes
+      directions = np.isin(np.arange(first, first + self.order_classes),
+                           labels).astype(int)
     out = {}
     for name, size in FEATURES:
       prototypes = self.prototypes[name]
@@ -192,10 +198,10 @@ def write_split(gen, output_dir, split, ids, label_sets, shards, id_key,
           os.path.join(output_dir, level, f"{split}{i:04d}.tfrecord"))
                         for i in range(shards)]
   for n, video_id in enumerate(ids):
-    labels = label_sets[n % len(label_sets)]
+    labels, frames = gen.video(
+        label_sets[n % len(label_sets)],
+        int(gen.rng.integers(frame_range[0], frame_range[1] + 1)))
     truth[video_id] = labels
-    frames = gen.frames(labels, int(gen.rng.integers(frame_range[0],
-                                                     frame_range[1] + 1)))
     written_labels = [] if split == "test" else labels
     shard = n % shards
     if video_level:

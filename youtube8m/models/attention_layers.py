@@ -72,6 +72,29 @@ class PositionEncoding(keras.layers.Layer):
     return x + tf.cast(encoding, x.dtype)
 
 
+class Dropout(keras.layers.Layer):
+  """Dropout (training only) drawing Philox random bits.
+
+  Keras' Dropout draws with the default generator from a seed that changes
+  every step, which XLA compiles very slowly on CPU: 300 ms against 3 ms
+  for a [32, 33, 256] tensor (TensorFlow 2.21, Keras 3.15). The seed
+  comes from a keras.random.SeedGenerator, as Keras' layer does.
+  """
+
+  def __init__(self, rate, name=None):
+    super().__init__(name=name)
+    self.rate = float(rate)
+    self.seed_generator = keras.random.SeedGenerator() if rate else None
+
+  def call(self, x, training=False):
+    if not training or not self.rate:
+      return x
+    seed = tf.cast(tf.math.floormod(self.seed_generator.next(),
+                                    tf.int32.max - 1), tf.int32)
+    return tf.nn.experimental.stateless_dropout(x, self.rate, seed,
+                                                rng_alg="philox")
+
+
 def key_mask(valid):
   """bool [B, K] -> the attention mask [B, 1, K]: every query may attend to
   the valid keys only (broadcast over queries and heads)."""
@@ -82,8 +105,9 @@ class TransformerBlock(keras.layers.Layer):
   """One pre-norm encoder block: x [B, K, W], valid [B, K] -> [B, K, W].
 
   x + Dropout(SelfAttention(LN(x))), then y + Dropout(FFN(LN(y))) with
-  FFN = Dense(ff_width, GELU), Dense(W). Attention to padding frames is
-  masked out; outputs at padding frames are computed but never used.
+  FFN = Dense(ff_width, GELU), Dense(W); dropout on the two sub-layers'
+  outputs (Vaswani et al.'s residual dropout). Attention to padding frames
+  is masked out; outputs at padding frames are computed but never used.
   """
 
   def __init__(self, heads, ff_width, dropout, name=None):
@@ -95,13 +119,13 @@ class TransformerBlock(keras.layers.Layer):
     self.attention_norm = keras.layers.LayerNormalization(
         epsilon=1e-6, name="attention_norm")
     self.attention = keras.layers.MultiHeadAttention(
-        self.heads, width // self.heads, dropout=self.rate, name="attention")
+        self.heads, width // self.heads, name="attention")
     self.ff_norm = keras.layers.LayerNormalization(epsilon=1e-6,
                                                    name="ff_norm")
     self.ff_in = keras.layers.Dense(self.ff_width, activation="gelu",
                                     name="ff_in")
     self.ff_out = keras.layers.Dense(width, name="ff_out")
-    self.dropout = keras.layers.Dropout(self.rate)
+    self.dropout = Dropout(self.rate)
 
   def call(self, x, valid, training=False):
     h = self.attention_norm(x)

@@ -20,7 +20,9 @@ vector goes straight to `--video_level_classifier_model`.
 Frame selection (`--sampled_frames`, `--sample_random_frames`), input and
 output shapes: see temporal_models.py. Masked frames leave the recurrent
 states unchanged (the backward direction starts at each video's last
-valid frame), so padding changes nothing.
+valid frame), so padding changes nothing. The train step is not compiled
+with XLA (`jit_compile`): XLA keeps every time step's buffers of a masked
+recurrence (LstmModel: 15 GB for a batch of 16 on CPU).
 """
 
 import keras
@@ -40,15 +42,8 @@ base.define_flag("attention_lstm_cells", 256, "AttentionLstmModel: units of "
                  "the LSTM in each direction.", _int)
 
 
-class _RecurrentModel(temporal_models.TemporalModel):
-  # XLA keeps every time step's buffers of a masked recurrence (LstmModel
-  # measured 15 GB for a batch of 16 on CPU); the uncompiled step is both
-  # smaller and faster.
-  jit_compile = False
-
-
 @base.register
-class GruModel(_RecurrentModel):
+class GruModel(temporal_models.TemporalModel):
   """`gru_layers` GRUs over the frames in order; the top layer's final
   states (forward: at the last valid frame; backward: at the first),
   concatenated, go to the classifier. [B, T, D] -> [B, num_classes]."""
@@ -83,7 +78,7 @@ class GruModel(_RecurrentModel):
 
 
 @base.register
-class AttentionLstmModel(_RecurrentModel):
+class AttentionLstmModel(temporal_models.TemporalModel):
   """A bidirectional LSTM over the frames in order, its outputs [B, K,
   2 x attention_lstm_cells] pooled by learned attention weights over the
   valid frames, then the classifier. [B, T, D] -> [B, num_classes]."""
