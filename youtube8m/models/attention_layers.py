@@ -41,6 +41,27 @@ def sinusoidal_encoding(positions, width):
   return tf.reshape(pairs, shape)[..., :width]
 
 
+def dense_lookup(table, index):
+  """tf.gather(table [P, W], index int [B, K]) -> [B, K, W] whose gradient
+  is a dense [P, W] tensor.
+
+  tf.gather's gradient is IndexedSlices holding each index as often as it
+  occurs (every position once per video), and Keras' optimizers apply
+  IndexedSlices element by element: Adam would square each occurrence's
+  gradient apart, not their sum. Summed per row here, as a dense update.
+  """
+  rows, width = tf.shape(table)[0], tf.shape(table)[1]
+
+  @tf.custom_gradient
+  def lookup(values):
+    def grad(upstream):
+      return tf.math.unsorted_segment_sum(
+          tf.reshape(upstream, [-1, width]), tf.reshape(index, [-1]), rows)
+    return tf.gather(values, index), grad
+
+  return lookup(tf.convert_to_tensor(table))
+
+
 class PositionEncoding(keras.layers.Layer):
   """Adds position information: x [B, K, W], positions int [B, K] -> same.
 
@@ -66,7 +87,7 @@ class PositionEncoding(keras.layers.Layer):
   def call(self, x, positions):
     if self.kind == "learned":
       index = tf.minimum(tf.cast(positions, tf.int32), MAX_FRAMES - 1)
-      encoding = tf.gather(self.table, index)
+      encoding = dense_lookup(self.table, index)
     else:
       encoding = sinusoidal_encoding(positions, int(x.shape[-1]))
     return x + tf.cast(encoding, x.dtype)
