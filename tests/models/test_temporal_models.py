@@ -7,14 +7,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from youtube8m import make_dataset
 from youtube8m import models
 from youtube8m.common import utils
+from youtube8m.data import readers
+from youtube8m.evaluation import eval_util
 from youtube8m.models import attention_layers
 from youtube8m.models import builders
+from youtube8m.models import checkpoints
 from youtube8m.models import losses
 from youtube8m.models import model_config
 from youtube8m.models import model_utils
 from youtube8m.serving import export
+from youtube8m.training import train_lib
 
 C, D, T = 5, 8, 6  # classes, features, frames
 SMALL = dict(models.model_flag_defaults(), transformer_width=16,
@@ -251,6 +256,9 @@ def test_learned_positions_are_frame_indices():
   layer = attention_layers.PositionEncoding("learned")
   x = tf.zeros([1, 4, 3])
   layer(x, tf.zeros([1, 4], tf.int32))
+  # It starts at the sinusoidal encoding.
+  np.testing.assert_allclose(layer.table.numpy(), attention_layers.
+                             sinusoidal_encoding(np.arange(300)[None], 3)[0])
   table = np.arange(900, dtype=np.float32).reshape(300, 3)
   layer.table.assign(table)
   got = layer(x, tf.constant([[0, 5, 299, 400]])).numpy()[0]
@@ -319,3 +327,63 @@ def test_export_predicts_as_the_model(tmp_path, float16):
       num_frames=tf.constant(num_frames, tf.int32))["predictions"].numpy()
   np.testing.assert_allclose(got, want, atol=1e-2 if float16 else 1e-6)
   assert math.isfinite(float(got.sum()))
+
+
+# Order against bags of frames, on generated data whose first ORDER classes
+# show only in the order of two patterns (make_dataset --order_classes);
+# decoys show them reversed. docs/models.md has the full-size figures.
+ORDER, CLASSES = 4, 50
+ORDER_RUNS = {  # model: (batch size, learning rate, epochs); default flags
+    "FrameLevelLogisticModel": (64, 0.01, 8),
+    "TransformerModel": (32, 0.001, 4),
+    "GruModel": (32, 0.001, 4),
+}
+
+
+def _class_aps(scores, labels):
+  """numpy AP of each class column (exact ties are not expected)."""
+  aps = []
+  for c in range(labels.shape[1]):
+    order = np.argsort(-scores[:, c], kind="stable")
+    hits = labels[order, c]
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    aps.append(float((precision * hits).sum() / max(hits.sum(), 1)))
+  return np.array(aps)
+
+
+@pytest.mark.slow
+def test_models_that_read_in_order_find_what_bags_of_frames_cannot(tmp_path):
+  data = str(tmp_path / "data")
+  make_dataset.generate(data, num_train=1500, num_validate=300, num_test=0,
+                        num_classes=CLASSES, min_frames=10, max_frames=20,
+                        video_level=False, segments=False,
+                        order_classes=ORDER)
+  results = {}
+  for name, (batch_size, rate, epochs) in ORDER_RUNS.items():
+    model_flags = model_config.normalize(dict(
+        model_config.all_defaults(), model=name, frame_features=True,
+        feature_names="rgb,audio", feature_sizes="1024,128",
+        num_classes=CLASSES))
+    train_lib.train(train_lib.TrainConfig(
+        train_dir=str(tmp_path / name), train_data_pattern=f"{data}/frame/"
+        "train*", batch_size=batch_size, base_learning_rate=rate,
+        num_epochs=epochs, export_model_steps=0, num_readers=4, seed=1,
+        model_flags=model_flags, explicit_flags=frozenset(model_flags)))
+    model, flags_, _ = checkpoints.load_trained_model(str(tmp_path / name),
+                                                      {}, set())
+    dataset = readers.make_dataset(builders.make_reader(flags_),
+                                   f"{data}/frame/validate*", 100,
+                                   num_readers=1)
+    pairs = [(model(b)["predictions"].numpy(), b["labels"].numpy())
+             for b in dataset]
+    scores = np.concatenate([p for p, _ in pairs])
+    labels = np.concatenate([l for _, l in pairs])
+    aps = _class_aps(scores, labels)
+    results[name] = {"order_map": round(float(aps[:ORDER].mean()), 3),
+                     "gap": round(eval_util.calculate_gap(scores, labels), 3)}
+    print(name, results[name])
+  bag = results["FrameLevelLogisticModel"]
+  assert bag["order_map"] < 0.7  # decoys rank with the positives
+  for name in ("TransformerModel", "GruModel"):
+    assert results[name]["order_map"] > 0.9, results
+    assert results[name]["gap"] > bag["gap"] - 0.05, results
