@@ -3,6 +3,7 @@ r"""Benchmarks that print figures beside the baseline they beat, in one run.
   python -m youtube8m.benchmark reader --data_pattern=GLOB [--frame_features]
   python -m youtube8m.benchmark metrics
   python -m youtube8m.benchmark train_step --model=LogisticModel
+  python -m youtube8m.benchmark train_memory --model=TransformerModel --batch_size=128
   python -m youtube8m.benchmark extract [--model_dir=DIR] [--video=FILE]
 
 Each prints readable lines and, as its last line, one JSON object.
@@ -18,7 +19,7 @@ console.quiet()
 
 from youtube8m.common import cli
 
-BENCHMARKS = ("reader", "metrics", "train_step", "extract")
+BENCHMARKS = ("reader", "metrics", "train_step", "train_memory", "extract")
 
 
 def main():

@@ -26,7 +26,8 @@ DATA_FLAGS = {flag.name: flag for flag in (
         "Model class: a registered name (video level: LogisticModel, "
         "MoeModel; frame level: FrameLevelLogisticModel, DbofModel, "
         "LstmModel, NetVLADModel, NeXtVLADModel, MixNeXtVLADModel, "
-        "NetFVModel, SoftDbofModel) or a dotted path to your own BaseModel "
+        "NetFVModel, SoftDbofModel, TransformerModel, GruModel, "
+        "AttentionLstmModel) or a dotted path to your own BaseModel "
         "subclass (my_pkg.my_module.MyModel)."),
     models.ModelFlag(
         "feature_names", "mean_rgb",
