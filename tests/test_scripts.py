@@ -177,10 +177,23 @@ POOLING_MODELS = [
 ]
 
 
-@pytest.mark.parametrize("model, flags", POOLING_MODELS,
-                         ids=[m for m, _ in POOLING_MODELS])
+# The models that read frames in order; their exports store float16
+# weights, and the Transformer trains a weight average (--ema_decay), which
+# eval, inference and the export then use.
+TEMPORAL_MODELS = [
+    ("TransformerModel", ["--transformer_width=16", "--transformer_heads=2",
+                          "--transformer_ff_width=24", "--ema_decay=0.9"]),
+    ("GruModel", ["--gru_cells=8", "--gru_layers=2", "--sampled_frames=6"]),
+    ("AttentionLstmModel", ["--attention_lstm_cells=8",
+                            "--video_level_classifier_model=LogisticModel"]),
+]
+
+
+@pytest.mark.parametrize("model, flags", POOLING_MODELS + TEMPORAL_MODELS,
+                         ids=[m for m, _ in POOLING_MODELS + TEMPORAL_MODELS])
 def test_pooling_models_through_the_scripts(data, tmp_path, model, flags):
   """train.py (then a restart), eval.py, inference.py, export_model.py."""
+  float16 = model in dict(TEMPORAL_MODELS)
   train_dir = str(tmp_path / model)
   common = ["--frame_features", f"--model={model}", "--feature_names=rgb",
             "--feature_sizes=1024", f"--train_dir={train_dir}"]
@@ -197,10 +210,18 @@ def test_pooling_models_through_the_scripts(data, tmp_path, model, flags):
   wh.run_script(["inference.py", f"--train_dir={train_dir}", f"--output_file={out}",
                  f"--input_data_pattern={data}/frame/test*"])
   _check_csv(out, 60)
-  export = wh.run_script(["export_model.py", f"--train_dir={train_dir}"])
+  export = wh.run_script(["export_model.py", f"--train_dir={train_dir}"] +
+                         (["--export_float16"] if float16 else []))
   export_dir = export.stdout.strip().splitlines()[-1]
   sm_out = f"{train_dir}/sm_predictions.csv"
   wh.run_script(["inference.py", f"--saved_model_dir={export_dir}",
                  f"--output_file={sm_out}",
                  f"--input_data_pattern={data}/frame/test*"])
-  assert wh.read_predictions(sm_out).keys() == wh.read_predictions(out).keys()
+  served, restored = wh.read_predictions(sm_out), wh.read_predictions(out)
+  assert served.keys() == restored.keys()
+  if float16:  # float16 weights: scores within rounding of the weights
+    for video_id, pairs in restored.items():
+      scores = dict(served[video_id])
+      common = [(c, s) for c, s in pairs if c in scores]
+      assert len(common) >= 15
+      assert all(abs(scores[c] - s) < 1e-2 for c, s in common)

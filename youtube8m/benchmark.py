@@ -3,6 +3,7 @@ r"""Benchmarks that print figures beside the baseline they beat, in one run.
   python -m youtube8m.benchmark reader --data_pattern=GLOB [--frame_features]
   python -m youtube8m.benchmark metrics
   python -m youtube8m.benchmark train_step --model=LogisticModel
+  python -m youtube8m.benchmark train_memory --model=TransformerModel --batch_size=128
   python -m youtube8m.benchmark extract [--model_dir=DIR] [--video=FILE]
   python -m youtube8m.benchmark suite --output=results.json [--budget_minutes=7]
 
@@ -23,7 +24,8 @@ console.quiet()
 from youtube8m.common import checks
 from youtube8m.common import cli
 
-BENCHMARKS = ("reader", "metrics", "train_step", "extract", "suite")
+BENCHMARKS = ("reader", "metrics", "train_step", "train_memory", "extract",
+              "suite")
 
 
 USAGE = (f"usage: python -m youtube8m.benchmark {{{','.join(BENCHMARKS)}}} "

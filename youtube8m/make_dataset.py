@@ -12,8 +12,11 @@ Test records have empty label lists, as in the real test split. How the
 videos are made: synthetic.py. `--hidden_classes=N` makes classes 0..N-1
 invisible to frame averaging (their evidence cancels in the mean over
 frames but is plain in each frame): data on which learnable pooling can
-beat averaging (docs/models.md). The same --seed writes byte-identical
-files, whatever the process.
+beat averaging (docs/models.md). `--order_classes=M` makes the next M
+classes visible only in the order of two patterns (decoy videos show them
+reversed): data on which models that read frames in order beat every bag
+of frames (docs/models.md). The same --seed writes byte-identical files,
+whatever the process.
 """
 
 import dataclasses
@@ -73,11 +76,18 @@ class MakeDatasetConfig:
       "mean over frames but is plain in each frame: invisible to frame "
       "averaging and to mean_rgb/mean_audio. Segment records ignore it.",
       check=checks.non_negative_int)
+  order_classes: int = settings.setting(
+      0, "The next N classes (after the hidden ones) whose evidence is only "
+      "the order of two patterns, first half then second half; decoy videos "
+      "show them reversed. Invisible to any bag of frames. Segment records "
+      "ignore it.", check=checks.non_negative_int)
+
+
 def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
              shards=4, num_classes=3862, id_key="id", min_frames=20,
              max_frames=60, seed=0, video_level=True, frame_level=True,
              signal=0.2, segments=False, num_segment_validate=300,
-             num_segment_test=300, hidden_classes=0):
+             num_segment_test=300, hidden_classes=0, order_classes=0):
   """Writes the whole dataset; returns {split: {video_id: labels}}.
 
   With `segments`, also the 2019 segment splits (youtube8m.data.segment_data),
@@ -92,7 +102,8 @@ def generate(output_dir, num_train=2000, num_validate=500, num_test=500,
   from youtube8m.data import segment_data  # TensorFlow loads here
   from youtube8m.data import synthetic
   gen = synthetic.Generator(num_classes, seed, signal,
-                            hidden_classes=hidden_classes)
+                            hidden_classes=hidden_classes,
+                            order_classes=order_classes)
   frame_range = (min_frames, max_frames)
   result = synthetic.generate_videos(
       gen, output_dir, num_train, num_validate, num_test, shards, id_key,

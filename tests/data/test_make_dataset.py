@@ -2,6 +2,7 @@
 
 import csv
 import glob
+import hashlib
 import os
 
 import numpy as np
@@ -149,6 +150,101 @@ def test_hidden_classes_in_the_written_files(tmp_path):
     make_dataset.generate(str(tmp_path), num_classes=10, hidden_classes=11)
 
 
+def _digest(out):
+  digest = hashlib.sha256()
+  for path in sorted(glob.glob(f"{out}/**/*.*", recursive=True)):
+    digest.update(os.path.relpath(path, out).encode())
+    digest.update(open(path, "rb").read())
+  return digest.hexdigest()
+
+
+@pytest.mark.parametrize("options,expected", [
+    ({}, "d3027d3de5d2187da4c20375677d231e2412d2bde737052c688b5fb413083282"),
+    ({"hidden_classes": 5, "seed": 3},
+     "8b410e8b1067dd212d2b57a7c932c11565ed1548d4ddad3fab11d431b8ee1026")])
+def test_earlier_datasets_keep_their_bytes(tmp_path, options, expected):
+  """Other tests and users' figures rest on these files: new options must
+  not change what the old ones write. The digests are of the files that
+  `make_dataset --num_train=40 --num_validate=10 --num_test=10
+  --num_segment_validate=5 --num_segment_test=5 --shards=2` wrote at
+  commit c9b76e5 (with --hidden_classes=5 --seed=3 for the second)."""
+  make_dataset.generate(str(tmp_path), num_train=40, num_validate=10,
+                        num_test=10, num_segment_validate=5,
+                        num_segment_test=5, shards=2, segments=True,
+                        **options)
+  assert _digest(str(tmp_path)) == expected
+
+
+def _order_difference(directions, frames):
+  """Frames of a video of class 5 with the order classes 0, 1 shown as
+  `directions`, minus those of the same draws without them."""
+  shown, plain = (synthetic.Generator(20, seed=4, order_classes=2)
+                  for _ in range(2))
+  a = shown.frames([5], frames, np.array(directions))
+  b = plain.frames([5], frames, np.zeros(2, int))
+  return shown, {name: utils.dequantize_np(a[name]) -
+                 utils.dequantize_np(b[name]) for name, _ in synthetic.FEATURES}
+
+
+def _mostly_close(got, want):
+  """Equal up to quantization (1/64), but for the few values clipped at
+  +/-2 by the dataset's quantization."""
+  return np.mean(np.abs(got - want) < 0.02) > 0.99
+
+
+@pytest.mark.parametrize("frames", [8, 7])
+def test_order_classes_show_two_patterns_in_order(frames):
+  half = frames // 2
+  gen, forward = _order_difference([1, 0], frames)
+  _, backward = _order_difference([-1, 0], frames)
+  for name, _ in synthetic.FEATURES:
+    a, b = (np.tile(p, (half, 1)) for p in gen.patterns[name][0])
+    assert _mostly_close(forward[name][:half], a)
+    assert _mostly_close(forward[name][-half:], b)
+    assert _mostly_close(backward[name][:half], b)
+    assert _mostly_close(backward[name][-half:], a)
+    assert not _mostly_close(forward[name][:half], b)
+    if frames % 2:  # the middle frame shows neither
+      assert _mostly_close(forward[name][half], 0.0)
+    # A bag of frames cannot tell the two apart: the same frames, in
+    # another order.
+    assert _mostly_close(np.sort(forward[name], axis=0),
+                         np.sort(backward[name], axis=0))
+
+
+def test_decoys_lose_the_class_and_keep_the_other_labels():
+  gen = synthetic.Generator(20, seed=5, order_classes=2)
+  kept = 0
+  for _ in range(200):
+    labels, frames = gen.video([0, 7], 6)
+    assert labels in ([0, 7], [7])
+    kept += labels == [0, 7]
+    assert frames["rgb"].shape == (6, 1024)
+  assert 70 < kept < 130  # each way with probability 1/2
+  assert gen.video([7, 9], 6)[0] == [7, 9]  # no order class, no decoy
+  with pytest.raises(utils.Yt8mError, match="--order_classes"):
+    synthetic.Generator(10, hidden_classes=4, order_classes=7)
+
+
+def test_order_classes_in_the_written_files(tmp_path):
+  truth = make_dataset.generate(str(tmp_path), num_train=60, num_validate=0,
+                                num_test=0, shards=1, num_classes=10,
+                                min_frames=6, max_frames=6, seed=1,
+                                hidden_classes=1, order_classes=3,
+                                video_level=False)
+  real = {tuple(s) for s in synthetic.load_label_sets(10, "train")}
+  removed = 0
+  for labels in truth["train"].values():
+    # A real label set, maybe without some of its order classes (1..3).
+    candidates = [s for s in real if set(labels) <= set(s) and
+                  set(s) - set(labels) <= {1, 2, 3}]
+    assert candidates, labels
+    removed += min(len(set(s) - set(labels)) for s in candidates)
+  assert removed > 0
+  frames = _records(f"{tmp_path}/frame/train*", tf.train.SequenceExample)
+  assert len(frames) == 60
+
+
 def test_ids_do_not_depend_on_the_hash_seed():
   ids = synthetic.make_ids(50, "id", np.random.default_rng(0))
   assert len(set(ids)) == 50
@@ -164,7 +260,7 @@ def test_same_seed_writes_the_same_bytes_in_other_processes(tmp_path):
                    "--num_train=12", "--num_validate=4", "--num_test=4",
                    "--num_segment_validate=3", "--num_segment_test=3",
                    "--shards=2", "--min_frames=10", "--max_frames=12",
-                   "--hidden_classes=3", "--seed=7"],
+                   "--hidden_classes=3", "--order_classes=2", "--seed=7"],
                   env={"PYTHONHASHSEED": str(hash_seed)})
     return {os.path.relpath(p, out): open(p, "rb").read()
             for p in glob.glob(f"{out}/**/*.*", recursive=True)}

@@ -5,7 +5,6 @@ tied entries (`brute_*` below), which knows nothing of the closed forms.
 """
 
 import itertools
-import random
 
 import numpy as np
 import pytest

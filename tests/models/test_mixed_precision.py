@@ -60,9 +60,16 @@ def _losses(policy, flags, clip=1.0, steps=3, jit_compile=False,
   return results, model, optimizer
 
 
+TRANSFORMER_FLAGS = dict(FRAME_FLAGS, model="TransformerModel",
+                         transformer_width=16, transformer_ff_width=32,
+                         transformer_heads=2, transformer_dropout=0.0)
+
+
 @pytest.mark.parametrize("policy", POLICIES)
-def test_steps_train_close_to_float32(policy):
-  flags = tiny.video_flags(**FRAME_FLAGS)
+@pytest.mark.parametrize("frame_flags", [FRAME_FLAGS, TRANSFORMER_FLAGS],
+                         ids=["NeXtVLAD", "Transformer"])
+def test_steps_train_close_to_float32(policy, frame_flags):
+  flags = tiny.video_flags(**frame_flags)
   want, _, _ = _losses("", flags)
   got, model, optimizer = _losses(policy, flags)
   assert keras.config.dtype_policy().name == "float32"  # restored
@@ -177,14 +184,18 @@ def test_a_mixed_model_exports_from_a_float32_copy():
 @pytest.mark.parametrize("name", ["NetVLADModel", "NetFVModel",
                                   "SoftDbofModel", "NeXtVLADModel",
                                   "MixNeXtVLADModel", "DbofModel",
-                                  "FrameLevelLogisticModel"])
+                                  "FrameLevelLogisticModel",
+                                  "TransformerModel", "GruModel",
+                                  "AttentionLstmModel"])
 def test_frame_models_predict_in_float32_under_float16(name):
   """Finite float32 predictions close to float32's, zero padding included."""
   flags = dict(models.model_flag_defaults(), netvlad_cluster_size=4,
                netvlad_hidden_size=8, fv_cluster_size=4, fv_hidden_size=8,
                dbof_cluster_size=8, dbof_hidden_size=8, groups=2,
                nextvlad_cluster_size=4, nextvlad_hidden_size=8,
-               gating_reduction=2, mix_number=2, iterations=4)
+               gating_reduction=2, mix_number=2, iterations=4,
+               transformer_width=16, transformer_ff_width=32,
+               transformer_heads=2, gru_cells=8, attention_lstm_cells=8)
   batch = _frame_batch(3)
   outputs = {}
   for policy in ("", "mixed_float16"):

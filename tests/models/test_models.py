@@ -330,7 +330,8 @@ def test_frame_level_attribute_and_input_rank():
            models.get_model_class(n).__module__.startswith("youtube8m.")}
   assert {"DbofModel", "FrameLevelLogisticModel", "LstmModel", "NetVLADModel",
           "NeXtVLADModel", "MixNeXtVLADModel", "NetFVModel",
-          "SoftDbofModel"} == frame
+          "SoftDbofModel", "TransformerModel", "GruModel",
+          "AttentionLstmModel"} == frame
   assert not frame & {"LogisticModel", "MoeModel"}
   with pytest.raises(utils.Yt8mError, match="frame_features"):
     _build("DbofModel", {})({"video_matrix": np.zeros((2, FEATURES),

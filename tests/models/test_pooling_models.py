@@ -172,16 +172,17 @@ def test_netvlad_parameter_count(overrides):
   flags = {**SMALL, **overrides}
   k, h, m = 4, 8, flags["moe_num_mixtures"]
   bn = flags["netvlad_add_batch_norm"]
-  # BatchNormalization holds 4 numbers per unit (2 trainable); else a bias.
-  norm = (lambda n: 4 * n) if bn else (lambda n: n)
-  expected = ((4 * D if bn else 0) + D * k + norm(k)  # input bn, assignment
+  # BatchNormalization holds 4 numbers per unit (2 trainable) and its
+  # update count (--debias_batch_norm); else a bias.
+  norm = (lambda n: 4 * n + 1) if bn else (lambda n: n)
+  expected = ((norm(D) if bn else 0) + D * k + norm(k)  # input bn, assign
               + (0 if flags["lightvlad"] else k * D)  # centres
               + k * D * h + h  # hidden layer
               + h * C * (m + 1) + h * C * m + C * m)  # MoeModel
   if flags["gating"]:
     expected += h * h + norm(h)
   if flags["moe_prob_gating"]:
-    expected += C * C + 4 * C
+    expected += C * C + 4 * C + 1
   assert _weight_count(_build("NetVLADModel", **overrides)) == expected
 
 
@@ -190,9 +191,10 @@ def test_nextvlad_parameter_count_and_the_papers_formula():
   f = lam * D // g
   vlad = (D * lam * D + lam * D  # expansion
           + lam * D * g + g  # group attention
-          + lam * D * g * k + 4 * g * k  # assignment + batch norm
-          + k * f + 4 * k * f)  # centres, vlad batch norm
-  top = k * f * h + 4 * h + h * (h // r) + 4 * (h // r) + (h // r) * h
+          + lam * D * g * k + 4 * g * k + 1  # assignment + batch norm
+          + k * f + 4 * k * f + 1)  # centres, vlad batch norm (+ counts)
+  top = (k * f * h + 4 * h + 1 + h * (h // r) + 4 * (h // r) + 1 +
+         (h // r) * h)
   model = _build("NeXtVLADModel", **LOGISTIC)
   assert _weight_count(model) == vlad + top + h * C + C
   # Eq. 9 of Lin et al. counts the weight matrices up to the hidden layer.

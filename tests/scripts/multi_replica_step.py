@@ -20,6 +20,9 @@ from youtube8m.training import \
     trainer as trainer_lib  # pylint: disable=g-import-not-at-top
 
 MODEL, CLIP, OPTIMIZER = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+# Optional: model flags as a JSON object (no dropout: replicas draw their
+# own masks).
+MODEL_FLAGS = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 HALF, DIM, CLASSES = 8, 12, 6
 rng = np.random.default_rng(0)
 FRAME = models.get_model_class(MODEL).frame_level
@@ -42,7 +45,8 @@ def make_half():
 
 
 halves = [make_half() for _ in range(2)]
-flags = dict(models.model_flag_defaults(), moe_num_mixtures=2, l2_penalty=1e-3)
+flags = dict(models.model_flag_defaults(), moe_num_mixtures=2, l2_penalty=1e-3,
+             **MODEL_FLAGS)
 
 
 def new_model():
@@ -83,7 +87,9 @@ for half in halves:
     predictions = reference(half, training=True)["predictions"]
     loss = (loss_fn.calculate_loss(predictions, half["labels"]) +
             losses.regularization_loss(reference))
-  grads = tape.gradient(loss, reference.trainable_variables)
+  # Dense: a gathered table's gradient comes as IndexedSlices.
+  grads = [tf.convert_to_tensor(g) for g in
+           tape.gradient(loss, reference.trainable_variables)]
   summed = grads if summed is None else [a + b for a, b in zip(summed, grads)]
 if CLIP > 0:
   summed = [tf.clip_by_norm(g, CLIP) for g in summed]
@@ -99,4 +105,6 @@ for got, want, start in zip(model.trainable_variables,
   moved.append(float(np.max(np.abs(want.numpy() - start.numpy()))))
 print(json.dumps({"replica_batch_sizes": seen, "max_diff": max(diffs),
                   "min_update": min(moved), "replicas":
-                  strategy.num_replicas_in_sync}))
+                  strategy.num_replicas_in_sync,
+                  "unmoved": [v.path for v, m in zip(
+                      reference.trainable_variables, moved) if m <= 1e-6]}))

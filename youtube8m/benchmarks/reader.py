@@ -22,7 +22,6 @@ import dataclasses
 import json
 
 from absl import flags
-import tensorflow as tf
 
 from youtube8m.benchmarks import pipelines as pipeline_lib
 from youtube8m.common import checks

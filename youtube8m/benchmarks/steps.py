@@ -84,27 +84,27 @@ def matmul_rate_step(dtype=tf.float32):
   return step, 4 * 2 * rows * inner * columns
 
 
-def _dims(shape):
+def _dims(shape, unknown=None):
   dims = shape.as_list() if shape.rank is not None else None
-  if dims is None or None in dims:
+  if dims is None or (None in dims and not unknown):
     raise ValueError(f"unknown shape {shape}")
-  return dims
+  return [unknown if d is None else d for d in dims]
 
 
-def _op_flops(op):
+def _op_flops(op, unknown=None):
   """2 x multiply-adds of one MatMul/BatchMatMul/Einsum op (0 for others)."""
   if op.type == "MatMul" or op.type.startswith("BatchMatMul"):
-    a = _dims(op.inputs[0].shape)
+    a = _dims(op.inputs[0].shape, unknown)
     transpose = op.get_attr("transpose_a" if op.type == "MatMul" else
                             "adj_x")
     inner = a[-2] if transpose else a[-1]
-    return 2 * int(np.prod(_dims(op.outputs[0].shape))) * inner
+    return 2 * int(np.prod(_dims(op.outputs[0].shape, unknown))) * inner
   if op.type == "Einsum":
     equation = op.get_attr("equation").decode()
     inputs = equation.split("->")[0].split(",")
     sizes = {}
     for term, tensor in zip(inputs, op.inputs):
-      for letter, size in zip(term, _dims(tensor.shape)):
+      for letter, size in zip(term, _dims(tensor.shape, unknown)):
         sizes[letter] = size
     return 2 * int(np.prod(list(sizes.values())))
   return 0
@@ -112,12 +112,19 @@ def _op_flops(op):
 
 def forward_matmul_flops(model, data):
   """2 x multiply-adds of the matmuls of one training forward pass on
-  `data` (static shapes), and whether the graph has loops (uncounted)."""
+  `data` (static shapes), and whether the graph has loops (uncounted).
+
+  A model that cuts a frame batch to its longest video (the temporal
+  models) leaves that axis unknown when traced: it counts as the batch's
+  full frame axis, which is what the benchmarks' full-length videos give.
+  """
   forward = tf.function(lambda batch: model(batch, training=True))
   graph = forward.get_concrete_function(data).graph
   operations = graph.get_operations()
   loops = any(op.type in ("While", "StatelessWhile") for op in operations)
-  return sum(_op_flops(op) for op in operations), loops
+  matrix = data["video_matrix"]
+  unknown = matrix.shape[1] if len(matrix.shape) == 3 else None
+  return sum(_op_flops(op, unknown) for op in operations), loops
 
 
 def train_step(model_name, batch, features, classes, frame, num_frames,

@@ -21,6 +21,20 @@ but they cancel exactly in the mean over frames (before quantization):
 looks at frames one by one (NetVLAD, NeXtVLAD) can find them. The segment
 records (segment_data.py) ignore the option.
 
+Order classes (`order_classes=M`: the M classes after the hidden ones,
+hidden_classes .. hidden_classes + M - 1): their evidence is only the
+ORDER of two patterns. Each order class has two random directions A and B
+(its prototype is not used). A video whose real label set holds an order
+class shows A on the first half of its frames and B on the second half
+(the middle frame of an odd count gets neither), or, with probability 1/2,
+is a decoy: the class is removed from its labels and it shows B first,
+then A. Positives and decoys then have the same other labels (so the same
+co-occurrences), and the same frames up to their order: any bag of frames,
+and the frame means, cannot tell them apart, and a model that ranks both
+alike gets an AP near 1/2 on the class. A model that reads frames in order
+can reach 1. A decoy of a one-label set has no labels. The segment records
+ignore the option too.
+
 The same seed writes byte-identical files in any process: ids are drawn in
 a seeded order, and records are serialized deterministically (protobuf's
 upb backend writes map entries, such as a tf.train.Example's features, in
@@ -73,12 +87,18 @@ class Generator:
   """Synthetic videos with a learnable, class-dependent signal."""
 
   def __init__(self, num_classes=3862, seed=0, signal=0.2, video_noise=0.3,
-               frame_noise=0.5, hidden_classes=0):
+               frame_noise=0.5, hidden_classes=0, order_classes=0):
     if not 0 <= hidden_classes <= num_classes:
       raise utils.Yt8mError(
           f"--hidden_classes={hidden_classes} must be between 0 and "
           f"--num_classes={num_classes}")
+    if not 0 <= order_classes <= num_classes - hidden_classes:
+      raise utils.Yt8mError(
+          f"--order_classes={order_classes} must be between 0 and "
+          f"--num_classes - --hidden_classes = "
+          f"{num_classes - hidden_classes}")
     self.num_classes, self.hidden_classes = num_classes, int(hidden_classes)
+    self.order_classes = int(order_classes)
     self.rng = np.random.default_rng(seed)
     self.video_noise, self.frame_noise = video_noise, frame_noise
     # prototypes[name]: float32 [num_classes, D], one direction per class.
@@ -86,6 +106,41 @@ class Generator:
         name: (signal * self.rng.standard_normal((num_classes, size))
                ).astype(np.float32)
         for name, size in FEATURES}
+    # Drawn only with order classes, so other datasets keep their bytes.
+    if self.order_classes:
+      # patterns[name]: float32 [M, 2, D], patterns A and B of each class.
+      self.patterns = {
+          name: (signal * self.rng.standard_normal(
+              (self.order_classes, 2, size))).astype(np.float32)
+          for name, size in FEATURES}
+
+  def video(self, labels, num_frames):
+    """(labels as written, {name: uint8 [num_frames, D]}) of a video whose
+    real label set is `labels`: with order classes, some of its order
+    classes may become decoys (removed from the labels, shown reversed)."""
+    directions = None
+    if self.order_classes:
+      first, count = self.hidden_classes, self.order_classes
+      own = np.isin(np.arange(first, first + count), labels)
+      # M draws for every video, so the draws do not depend on labels.
+      decoy = own & (self.rng.random(count) < 0.5)
+      directions = np.where(decoy, -1, np.where(own, 1, 0))
+      labels = [c for c in labels if not (
+          first <= c < first + count and decoy[c - first])]
+    return labels, self.frames(labels, num_frames, directions)
+
+  def order_values(self, directions, num_frames, name):
+    """float32 [num_frames, D] of directions int [M] (+1: A then B, -1: B
+    then A, 0: neither): the early patterns on the first half of the
+    frames, the late ones on the second half (an odd middle frame: 0)."""
+    a, b = self.patterns[name][:, 0], self.patterns[name][:, 1]  # [M, D]
+    forward, backward = [(directions == s).astype(np.float32)
+                         for s in (1, -1)]
+    half = num_frames // 2
+    values = np.zeros((num_frames, a.shape[1]), np.float32)
+    values[:half] = forward @ a + backward @ b
+    values[num_frames - half:] = forward @ b + backward @ a
+    return values
 
   def hidden_signs(self, num_frames):
     """float32 [num_frames]: +1 on a random half, -1 on the other half, 0
@@ -95,12 +150,21 @@ class Generator:
     signs[:half], signs[half:2 * half] = 1.0, -1.0
     return self.rng.permutation(signs)
 
-  def frames(self, labels, num_frames):
-    """labels: list of ints -> {name: uint8 [num_frames, D]}."""
-    visible = [c for c in labels if c >= self.hidden_classes]
+  def frames(self, labels, num_frames, directions=None):
+    """labels: list of ints -> {name: uint8 [num_frames, D]}.
+
+    directions: int [M] of the order classes (see `order_values`); None
+    shows the order classes of `labels` forward.
+    """
+    visible = [c for c in labels
+               if c >= self.hidden_classes + self.order_classes]
     hidden = [c for c in labels if c < self.hidden_classes]
     # Drawn for every video, so the noise draws do not depend on labels.
     signs = self.hidden_signs(num_frames) if self.hidden_classes else None
+    if self.order_classes and directions is None:
+      first = self.hidden_classes
+      directions = np.isin(np.arange(first, first + self.order_classes),
+                           labels).astype(int)
     out = {}
     for name, size in FEATURES:
       prototypes = self.prototypes[name]
@@ -111,6 +175,8 @@ class Generator:
           (num_frames, size), dtype=np.float32)
       if hidden:
         values = values + signs[:, None] * prototypes[hidden].sum(axis=0)
+      if directions is not None and directions.any():
+        values = values + self.order_values(directions, num_frames, name)
       out[name] = utils.quantize(values)
     return out
 
@@ -132,10 +198,10 @@ def write_split(gen, output_dir, split, ids, label_sets, shards, id_key,
           os.path.join(output_dir, level, f"{split}{i:04d}.tfrecord"))
                         for i in range(shards)]
   for n, video_id in enumerate(ids):
-    labels = label_sets[n % len(label_sets)]
+    labels, frames = gen.video(
+        label_sets[n % len(label_sets)],
+        int(gen.rng.integers(frame_range[0], frame_range[1] + 1)))
     truth[video_id] = labels
-    frames = gen.frames(labels, int(gen.rng.integers(frame_range[0],
-                                                     frame_range[1] + 1)))
     written_labels = [] if split == "test" else labels
     shard = n % shards
     if video_level:

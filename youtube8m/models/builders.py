@@ -14,7 +14,6 @@ from youtube8m.common import utils
 from youtube8m.data import readers
 from youtube8m.data import segment_readers
 from youtube8m.models import losses
-from youtube8m.models import model_config
 
 
 def feature_size(flags):

@@ -48,6 +48,9 @@ BUILTIN_MODELS = {
     "SoftDbofModel": BuiltinModel("pooling_models", True),
     "NeXtVLADModel": BuiltinModel("nextvlad_models", True),
     "MixNeXtVLADModel": BuiltinModel("nextvlad_models", True),
+    "TransformerModel": BuiltinModel("temporal_models", True),
+    "GruModel": BuiltinModel("recurrent_models", True),
+    "AttentionLstmModel": BuiltinModel("recurrent_models", True),
 }
 
 
@@ -62,7 +65,10 @@ class ModelFlag:
   """One model flag: its default, its --help text and its value check.
 
   `check(flag, value)` raises Yt8mError naming the flag when the value is
-  invalid; None accepts any value of the default's type.
+  invalid; None accepts any value of the default's type. `legacy` (None:
+  the default) is the value a model_flags.json written before the flag
+  existed stands for: a flag whose default changes what a checkpoint means
+  sets it, so that older train_dirs keep restoring as they were trained.
   """
   name: str
   default: object
@@ -71,17 +77,19 @@ class ModelFlag:
   # The value names a model class: a registered name, or a dotted path that
   # is imported only when typed on the command line.
   model_class: bool = False
+  legacy: object = None
 
 
-def define_flag(name, default, help, check=None, model_class=False):  # pylint: disable=redefined-builtin
-  """Adds a model flag; returns its ModelFlag.
+def define_flag(name, default, help, check=None, model_class=False,  # pylint: disable=redefined-builtin
+                legacy=None):
+  """Adds a model flag; returns its ModelFlag (`legacy`: see ModelFlag).
 
   A module re-imported (importlib.reload, tests) may define a flag again with
   the same default; a different default for the same name is an error.
   model_class=True marks a flag whose value names a model class (see
   ModelFlag).
   """
-  flag = ModelFlag(name, default, help, check, model_class)
+  flag = ModelFlag(name, default, help, check, model_class, legacy)
   existing = MODEL_FLAGS.get(name)
   if existing is not None and existing.default != default:
     raise utils.Yt8mError(f"model flag --{name} is defined twice, with "
@@ -264,10 +272,9 @@ define_flag("softdbof_maxpool", False, "SoftDbofModel also max-pools the "
             "soft assignments.", _bool)
 define_flag("pooling_bn_momentum", BN_MOMENTUM, "Momentum of the batch-norm "
             "moving statistics of NetVLADModel, NetFVModel, SoftDbofModel, "
-            "NeXtVLADModel and MixNeXtVLADModel (the published 0.999). "
-            "Evaluation uses those statistics: for runs of a few hundred "
-            "steps lower it (e.g. 0.99), or they are still near their "
-            "initial values.", checks.fraction)
+            "NeXtVLADModel and MixNeXtVLADModel (the published 0.999), which "
+            "evaluation uses. With --debias_batch_norm (the default) short "
+            "runs need no lower value.", checks.fraction)
 # nextvlad_models.py: linrongc's nextvlad.py defaults. Its scripts: single
 # model groups 8, clusters 128, hidden 2048, expansion 2, reduction 8,
 # dropout 0.5; final mixture clusters 112, reduction 16, mix 3, temperature
@@ -290,3 +297,48 @@ define_flag("cl_temperature", 2.0, "MixNeXtVLADModel distillation "
             "temperature.", checks.positive)
 define_flag("cl_lambda", 1.0, "MixNeXtVLADModel weight of the distillation "
             "loss (the paper uses temperature^2).", checks.non_negative)
+# batch_norm.py: every model with batch norm.
+define_flag("debias_batch_norm", True, "Batch-norm moving statistics (which "
+            "evaluation uses) are averages of the batches seen, without the "
+            "share their initial values keep at the start of training (as "
+            "Adam debiases its moments); false: plain moving averages from "
+            "mean 0, variance 1. Train dirs written before this flag existed "
+            "read as false and keep predicting as before.", _bool,
+            legacy=False)
+# temporal_models.py and recurrent_models.py: the models that see time.
+POSITIONS = ("learned", "sinusoidal")
+TEMPORAL_POOLING = ("mean", "cls", "query")
+define_flag("sampled_frames", 0, "TransformerModel, GruModel, "
+            "AttentionLstmModel: 0 reads every valid frame (padding masked); "
+            "K > 0 reads K frames in time order, picked as "
+            "--sample_random_frames says (random in training, evenly spaced "
+            "or the centred run in evaluation).",
+            checks.int_in_range(0, MAX_WIDTH))
+define_flag("transformer_layers", 2, "TransformerModel: pre-norm "
+            "self-attention blocks.", _int)
+define_flag("transformer_heads", 4, "TransformerModel: attention heads (they "
+            "divide --transformer_width).", _int)
+define_flag("transformer_width", 256, "TransformerModel: width each frame is "
+            "projected to.", _int)
+define_flag("transformer_ff_width", 1024, "TransformerModel: hidden width of "
+            "each block's feed-forward layer.", _int)
+define_flag("transformer_dropout", 0.1, "TransformerModel: dropout on the "
+            "projected frames and on the outputs of each block's attention "
+            "and feed-forward layers (training only).", checks.fraction)
+define_flag("transformer_positions", "learned", "TransformerModel: position "
+            "information, 'learned' (a table of 300 frames, as many as the "
+            "readers keep) or 'sinusoidal' (Vaswani et al.).",
+            checks.choice(POSITIONS))
+define_flag("transformer_pooling", "mean", "TransformerModel: how the frames "
+            "become one vector: 'mean' over the valid frames, 'cls' (the "
+            "output of a learned token read with the frames, as BERT's) or "
+            "'query' (attention of one learned query over the outputs).",
+            checks.choice(TEMPORAL_POOLING))
+define_flag("gru_cells", 256, "GruModel: units per GRU (per direction).",
+            _int)
+define_flag("gru_layers", 1, "GruModel: stacked GRU layers.", _int)
+define_flag("gru_bidirectional", True, "GruModel: each layer reads the "
+            "frames forward and backward (outputs concatenated); false: "
+            "forward only.", _bool)
+define_flag("attention_lstm_cells", 256, "AttentionLstmModel: units of the "
+            "LSTM in each direction.", _int)

@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from youtube8m.models import base
+from youtube8m.models import batch_norm
 from youtube8m.models import losses
 from youtube8m.models import model_utils
 # Registers MoeModel, the default classifier of the frame models.
@@ -39,10 +40,9 @@ def _classify_features(classifier, features, num_frames, training):
   return predictions
 
 
-def _batch_norm(name):
+def _batch_norm(name, debias):
   # Momentum and epsilon of the original's slim.batch_norm (decay 0.999).
-  return keras.layers.BatchNormalization(momentum=0.999, epsilon=1e-3,
-                                         name=name)
+  return batch_norm.batch_norm(name, 0.999, debias)
 
 
 def _fan_in_normal():
@@ -104,13 +104,14 @@ class DbofModel(base.BaseModel):
                sample_random_frames=True, dbof_cluster_size=8192,
                dbof_hidden_size=1024, dbof_pooling_method="max",
                dbof_activation="sigmoid",
-               video_level_classifier_model="MoeModel", **model_flags):
+               video_level_classifier_model="MoeModel", debias_batch_norm=True,
+               **model_flags):
     base.check_model_flags(
       iterations=iterations, dbof_add_batch_norm=dbof_add_batch_norm,
       sample_random_frames=sample_random_frames,
       dbof_cluster_size=dbof_cluster_size, dbof_hidden_size=dbof_hidden_size,
       dbof_pooling_method=dbof_pooling_method,
-      dbof_activation=dbof_activation)
+      dbof_activation=dbof_activation, debias_batch_norm=debias_batch_norm)
     super().__init__(num_classes, **model_flags)
     self.iterations = int(iterations)
     self.sample_random_frames = sample_random_frames
@@ -118,15 +119,16 @@ class DbofModel(base.BaseModel):
     self._activation = model_utils.ACTIVATIONS[dbof_activation]
     add_bn = dbof_add_batch_norm
     # With batch norm, its beta replaces the bias of each projection.
-    self.input_bn = _batch_norm("input_bn") if add_bn else None
+    debias = debias_batch_norm
+    self.input_bn = _batch_norm("input_bn", debias) if add_bn else None
     self.cluster = keras.layers.Dense(
         int(dbof_cluster_size), use_bias=not add_bn,
         kernel_initializer=_fan_in_normal(), name="cluster")
-    self.cluster_bn = _batch_norm("cluster_bn") if add_bn else None
+    self.cluster_bn = _batch_norm("cluster_bn", debias) if add_bn else None
     self.hidden = keras.layers.Dense(
         int(dbof_hidden_size), use_bias=not add_bn,
         kernel_initializer=_fan_in_normal(), name="hidden")
-    self.hidden_bn = _batch_norm("hidden_bn") if add_bn else None
+    self.hidden_bn = _batch_norm("hidden_bn", debias) if add_bn else None
     self.classifier = _build_classifier(video_level_classifier_model,
                                         num_classes, model_flags)
 

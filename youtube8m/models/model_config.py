@@ -43,7 +43,8 @@ DATA_FLAGS = {flag.name: flag for flag in (
         "Model class: a registered name (video level: LogisticModel, "
         "MoeModel; frame level: FrameLevelLogisticModel, DbofModel, "
         "LstmModel, NetVLADModel, NeXtVLADModel, MixNeXtVLADModel, "
-        "NetFVModel, SoftDbofModel) or a dotted path to your own BaseModel "
+        "NetFVModel, SoftDbofModel, TransformerModel, GruModel, "
+        "AttentionLstmModel) or a dotted path to your own BaseModel "
         "subclass (my_pkg.my_module.MyModel), imported only when typed on "
         "the command line.", catalog.check_model, model_class=True),
     catalog.ModelFlag(
@@ -158,8 +159,11 @@ def load(train_dir):
     raise utils.Yt8mError(f"{path}: not valid JSON ({e})") from e
   if not isinstance(saved, dict) or "model" not in saved:
     raise utils.Yt8mError(f"{path}: has no 'model' entry")
-  # Files written by the original starter code hold only the data flags.
+  # Files written by the original starter code hold only the data flags;
+  # a flag newer than the file takes the value that stands for its absence.
   config = all_defaults()
+  config.update({name: flag.legacy for name, flag in all_flags().items()
+                 if flag.legacy is not None})
   config.update(saved)
   check_values(config, path)
   try:

@@ -174,11 +174,17 @@ def sample_centered_sequence(frames, num_frames, num_samples):
       num_frames, _length(frames), num_samples))
 
 
-def sample_indices(num_frames, length, num_samples, random_frames, training):
-  """int32 [B, K]: the frames a sampling model looks at (`sample_frames`)."""
+def sample_indices(num_frames, length, num_samples, random_frames, training,
+                   in_order=False):
+  """int32 [B, K]: the frames a sampling model looks at (`sample_frames`).
+
+  Frames drawn at random are sorted in time when `in_order` (for models
+  that read frames in order); the other choices are in time order already.
+  """
   if training:
     if random_frames:
-      return random_frame_indices(num_frames, length, num_samples)
+      indices = random_frame_indices(num_frames, length, num_samples)
+      return tf.sort(indices, axis=1) if in_order else indices
     return random_sequence_indices(num_frames, length, num_samples)
   if random_frames:
     return even_indices(num_frames, length, num_samples)

@@ -43,18 +43,21 @@ class NeXtVLADModel(base.BaseModel):
   def __init__(self, num_classes, groups=8, nextvlad_cluster_size=64,
                nextvlad_hidden_size=1024, expansion=2, gating_reduction=8,
                drop_rate=0.5, video_level_classifier_model="MoeModel",
-               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
+               pooling_bn_momentum=layers.BN_MOMENTUM, debias_batch_norm=True,
+               **model_flags):
     flags = _check_nextvlad_flags(
         groups=groups, nextvlad_cluster_size=nextvlad_cluster_size,
         nextvlad_hidden_size=nextvlad_hidden_size, expansion=expansion,
         gating_reduction=gating_reduction, drop_rate=drop_rate)
-    base.check_model_flags(pooling_bn_momentum=pooling_bn_momentum)
+    base.check_model_flags(pooling_bn_momentum=pooling_bn_momentum,
+                           debias_batch_norm=debias_batch_norm)
     super().__init__(num_classes, **model_flags)
     self.branch = layers.NeXtVLADBranch(
         pooling_models.build_classifier(video_level_classifier_model, num_classes,
                          model_flags),
         nextvlad_cluster_size, nextvlad_hidden_size, name="branch",
-        bn_momentum=float(pooling_bn_momentum), **flags)
+        bn_momentum=float(pooling_bn_momentum), bn_debias=debias_batch_norm,
+        **flags)
 
   def classify(self, model_input, num_frames, training=False):
     """model_input: float32 [B, T, D] -> probabilities [B, num_classes]."""
@@ -92,11 +95,13 @@ class MixNeXtVLADModel(base.BaseModel):
                cl_lambda=1.0, groups=8, nextvlad_cluster_size=64,
                nextvlad_hidden_size=1024, expansion=2, gating_reduction=8,
                drop_rate=0.5, video_level_classifier_model="MoeModel",
-               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
+               pooling_bn_momentum=layers.BN_MOMENTUM, debias_batch_norm=True,
+               **model_flags):
     base.check_model_flags(mix_number=mix_number,
                            cl_temperature=cl_temperature,
                            cl_lambda=cl_lambda,
-                           pooling_bn_momentum=pooling_bn_momentum)
+                           pooling_bn_momentum=pooling_bn_momentum,
+                           debias_batch_norm=debias_batch_norm)
     flags = _check_nextvlad_flags(
         groups=groups, nextvlad_cluster_size=nextvlad_cluster_size,
         nextvlad_hidden_size=nextvlad_hidden_size, expansion=expansion,
@@ -110,8 +115,8 @@ class MixNeXtVLADModel(base.BaseModel):
           pooling_models.build_classifier(video_level_classifier_model, num_classes,
                            model_flags),
           nextvlad_cluster_size, nextvlad_hidden_size, name=f"branch_{i}",
-          bn_momentum=momentum, **flags))
-    self.mix_bn = layers.batch_norm("mix_bn", momentum)
+          bn_momentum=momentum, bn_debias=debias_batch_norm, **flags))
+    self.mix_bn = layers.batch_norm("mix_bn", momentum, debias_batch_norm)
     self.mix_gate = keras.layers.Dense(
         self.mix_number, kernel_initializer=keras.initializers.HeNormal(),
         name="mix_gate")

@@ -18,6 +18,7 @@ import keras
 import tensorflow as tf
 
 from youtube8m.common import utils
+from youtube8m.models import batch_norm as norms
 
 RGB_AUDIO = (1024, 128)
 
@@ -34,10 +35,10 @@ def feature_streams(feature_size):
 BN_MOMENTUM = 0.999
 
 
-def batch_norm(name, momentum=BN_MOMENTUM):
-  # slim.batch_norm's epsilon 1e-3, as published.
-  return keras.layers.BatchNormalization(momentum=momentum, epsilon=1e-3,
-                                         name=name)
+def batch_norm(name, momentum=BN_MOMENTUM, debias=True):
+  """slim.batch_norm's epsilon 1e-3, as published; `debias`: moving
+  statistics without their initial values' share (batch_norm.py)."""
+  return norms.batch_norm(name, momentum, debias)
 
 
 def normal(stddev, mean=0.0):
@@ -61,11 +62,11 @@ class SoftAssignment(keras.layers.Layer):
   """
 
   def __init__(self, cluster_size, add_batch_norm=True, name=None,
-               bn_momentum=BN_MOMENTUM):
+               bn_momentum=BN_MOMENTUM, bn_debias=True):
     super().__init__(name=name)
     self.cluster_size = int(cluster_size)
-    self.bn = batch_norm("cluster_bn", bn_momentum) if add_batch_norm \
-        else None
+    self.bn = batch_norm("cluster_bn", bn_momentum, bn_debias) \
+        if add_batch_norm else None
 
   def build(self, input_shape):
     d = int(input_shape[-1])
@@ -96,12 +97,12 @@ class NetVLAD(keras.layers.Layer):
   """
 
   def __init__(self, cluster_size, add_batch_norm=True, residuals=True,
-               name=None, bn_momentum=BN_MOMENTUM):
+               name=None, bn_momentum=BN_MOMENTUM, bn_debias=True):
     super().__init__(name=name)
     self.cluster_size = int(cluster_size)
     self.residuals = residuals
     self.assign = SoftAssignment(cluster_size, add_batch_norm, name="assign",
-                                 bn_momentum=bn_momentum)
+                                 bn_momentum=bn_momentum, bn_debias=bn_debias)
 
   def build(self, input_shape):
     d = int(input_shape[-1])
@@ -129,13 +130,14 @@ class NetFV(keras.layers.Layer):
   """
 
   def __init__(self, cluster_size, add_batch_norm=True, couple_weights=True,
-               coupling_factor=0.01, name=None, bn_momentum=BN_MOMENTUM):
+               coupling_factor=0.01, name=None, bn_momentum=BN_MOMENTUM,
+               bn_debias=True):
     super().__init__(name=name)
     self.cluster_size = int(cluster_size)
     self.couple_weights = couple_weights
     self.coupling_factor = float(coupling_factor)
     self.assign = SoftAssignment(cluster_size, add_batch_norm, name="assign",
-                                 bn_momentum=bn_momentum)
+                                 bn_momentum=bn_momentum, bn_debias=bn_debias)
 
   def build(self, input_shape):
     d, k = int(input_shape[-1]), self.cluster_size
@@ -171,11 +173,11 @@ class SoftDBoF(keras.layers.Layer):
   """
 
   def __init__(self, cluster_size, add_batch_norm=True, max_pool=False,
-               name=None, bn_momentum=BN_MOMENTUM):
+               name=None, bn_momentum=BN_MOMENTUM, bn_debias=True):
     super().__init__(name=name)
     self.max_pool = max_pool
     self.assign = SoftAssignment(cluster_size, add_batch_norm, name="assign",
-                                 bn_momentum=bn_momentum)
+                                 bn_momentum=bn_momentum, bn_debias=bn_debias)
 
   def build(self, input_shape):
     # Keras builds a layer without build() by tracing call symbolically,
@@ -202,12 +204,12 @@ class NeXtVLAD(keras.layers.Layer):
   """
 
   def __init__(self, cluster_size, groups, expansion, name=None,
-               bn_momentum=BN_MOMENTUM):
+               bn_momentum=BN_MOMENTUM, bn_debias=True):
     super().__init__(name=name)
     self.cluster_size, self.groups = int(cluster_size), int(groups)
     self.expansion = int(expansion)
-    self.cluster_bn = batch_norm("cluster_bn", bn_momentum)
-    self.vlad_bn = batch_norm("vlad_bn", bn_momentum)
+    self.cluster_bn = batch_norm("cluster_bn", bn_momentum, bn_debias)
+    self.vlad_bn = batch_norm("vlad_bn", bn_momentum, bn_debias)
 
   def build(self, input_shape):
     d = int(input_shape[-1])
@@ -250,11 +252,11 @@ class ContextGating(keras.layers.Layer):
   """
 
   def __init__(self, add_batch_norm=True, remove_diag=False, name=None,
-               bn_momentum=BN_MOMENTUM):
+               bn_momentum=BN_MOMENTUM, bn_debias=True):
     super().__init__(name=name)
     self.remove_diag = remove_diag
-    self.bn = batch_norm("gating_bn", bn_momentum) if add_batch_norm \
-        else None
+    self.bn = batch_norm("gating_bn", bn_momentum, bn_debias) \
+        if add_batch_norm else None
 
   def build(self, input_shape):
     f = int(input_shape[-1])
@@ -281,10 +283,11 @@ class SEContextGating(keras.layers.Layer):
   against Context Gating's F^2.
   """
 
-  def __init__(self, reduction, name=None, bn_momentum=BN_MOMENTUM):
+  def __init__(self, reduction, name=None, bn_momentum=BN_MOMENTUM,
+               bn_debias=True):
     super().__init__(name=name)
     self.reduction = int(reduction)
-    self.bn = batch_norm("squeeze_bn", bn_momentum)
+    self.bn = batch_norm("squeeze_bn", bn_momentum, bn_debias)
 
   def build(self, input_shape):
     f = int(input_shape[-1])
@@ -340,19 +343,19 @@ class NeXtVLADBranch(keras.layers.Layer):
 
   def __init__(self, classifier, cluster_size, hidden_size, groups,
                expansion, gating_reduction, drop_rate, name=None,
-               bn_momentum=BN_MOMENTUM):
+               bn_momentum=BN_MOMENTUM, bn_debias=True):
     super().__init__(name=name)
     k, g = int(cluster_size), int(groups)
     self.pooling = StreamPooling(lambda audio, name: NeXtVLAD(
         audio_share(k, audio), audio_share(g, audio), expansion, name=name,
-        bn_momentum=bn_momentum), name="pooling")
+        bn_momentum=bn_momentum, bn_debias=bn_debias), name="pooling")
     self.dropout = keras.layers.Dropout(drop_rate) if drop_rate else None
     self.hidden = keras.layers.Dense(
         int(hidden_size), use_bias=False,
         kernel_initializer=keras.initializers.HeNormal(), name="hidden")
-    self.hidden_bn = batch_norm("hidden_bn", bn_momentum)
+    self.hidden_bn = batch_norm("hidden_bn", bn_momentum, bn_debias)
     self.gating = SEContextGating(gating_reduction, name="gating",
-                                  bn_momentum=bn_momentum)
+                                  bn_momentum=bn_momentum, bn_debias=bn_debias)
     self.classifier = classifier
 
   def build(self, input_shape):

@@ -28,7 +28,7 @@ from youtube8m.models import pooling_layers as layers
 from youtube8m.models import video_level_models
 
 # Flags (with the published runs' values): catalog.py, netvlad_*, fv_*,
-# gating*, softdbof_maxpool, pooling_bn_momentum.
+# gating*, softdbof_maxpool, pooling_bn_momentum, debias_batch_norm.
 
 
 def build_classifier(model_name, num_classes, model_flags):
@@ -86,35 +86,39 @@ class PoolingModel(base.BaseModel):
   def __init__(self, num_classes, make_pooler, *, cluster_size, hidden_size,
                add_batch_norm, gating, gating_remove_diag, moe_prob_gating,
                iterations, sample_random_frames, video_level_classifier_model,
-               pooling_bn_momentum, model_flags):
-    """make_pooler(audio, name, momentum) -> the pooling layer of a stream;
+               pooling_bn_momentum, debias_batch_norm, model_flags):
+    """make_pooler(audio, name, bn) -> the pooling layer of a stream (bn:
+    the batch norms' keywords of pooling_layers);
     the rest are the model flags of that name (model_flags: all of them)."""
     base.check_model_flags(
       gating=gating, gating_remove_diag=gating_remove_diag,
       moe_prob_gating=moe_prob_gating, iterations=iterations,
       sample_random_frames=sample_random_frames,
-      pooling_bn_momentum=pooling_bn_momentum)
+      pooling_bn_momentum=pooling_bn_momentum,
+      debias_batch_norm=debias_batch_norm)
     super().__init__(num_classes, **model_flags)
-    momentum = float(pooling_bn_momentum)
+    # Every batch norm's keywords (pooling_layers).
+    bn = dict(bn_momentum=float(pooling_bn_momentum),
+              bn_debias=debias_batch_norm)
     self.iterations = int(iterations)
     self.sample_random_frames = sample_random_frames
-    self.input_bn = layers.batch_norm("input_bn", momentum) \
+    self.input_bn = layers.batch_norm(
+        "input_bn", bn["bn_momentum"], debias_batch_norm) \
         if add_batch_norm else None
     self.pooling = layers.StreamPooling(
-        lambda audio, name: make_pooler(audio, name, momentum),
-        name="pooling")
+        lambda audio, name: make_pooler(audio, name, bn), name="pooling")
     # Willow's stddev 1/sqrt(clusters): the pooled vector has unit norm.
     self.hidden = keras.layers.Dense(
         int(hidden_size), kernel_initializer=layers.normal(
             1 / float(cluster_size) ** 0.5), name="hidden")
     self.gating = layers.ContextGating(
-        add_batch_norm, gating_remove_diag, name="gating",
-        bn_momentum=momentum) if gating else None
+        add_batch_norm, gating_remove_diag, name="gating", **bn) \
+        if gating else None
     self.classifier = build_classifier(video_level_classifier_model,
                                        num_classes, model_flags)
     self.prob_gating = layers.ContextGating(
-        True, gating_remove_diag, name="prob_gating",
-        bn_momentum=momentum) if moe_prob_gating else None
+        True, gating_remove_diag, name="prob_gating", **bn) \
+        if moe_prob_gating else None
 
   def sample_frames(self, model_input, num_frames, training=False):
     """[B, T, D] -> the `iterations` frames pooled, [B, K, D]."""
@@ -155,22 +159,24 @@ class NetVLADModel(PoolingModel):
                lightvlad=False, gating=False, gating_remove_diag=False,
                moe_prob_gating=False, iterations=30, sample_random_frames=True,
                video_level_classifier_model="MoeModel",
-               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
+               pooling_bn_momentum=layers.BN_MOMENTUM, debias_batch_norm=True,
+               **model_flags):
     base.check_model_flags(
       netvlad_cluster_size=netvlad_cluster_size,
       netvlad_hidden_size=netvlad_hidden_size,
       netvlad_add_batch_norm=netvlad_add_batch_norm, lightvlad=lightvlad)
     k = int(netvlad_cluster_size)
     super().__init__(
-        num_classes, lambda audio, name, momentum: layers.NetVLAD(
+        num_classes, lambda audio, name, bn: layers.NetVLAD(
             layers.audio_share(k, audio), netvlad_add_batch_norm,
-            not lightvlad, name=name, bn_momentum=momentum),
+            not lightvlad, name=name, **bn),
         cluster_size=k, hidden_size=netvlad_hidden_size,
         add_batch_norm=netvlad_add_batch_norm, gating=gating,
         gating_remove_diag=gating_remove_diag, moe_prob_gating=moe_prob_gating,
         iterations=iterations, sample_random_frames=sample_random_frames,
         video_level_classifier_model=video_level_classifier_model,
-        pooling_bn_momentum=pooling_bn_momentum, model_flags=model_flags)
+        pooling_bn_momentum=pooling_bn_momentum,
+        debias_batch_norm=debias_batch_norm, model_flags=model_flags)
 
 
 @base.register
@@ -183,7 +189,8 @@ class NetFVModel(PoolingModel):
                gating_remove_diag=False, moe_prob_gating=False, iterations=30,
                sample_random_frames=True,
                video_level_classifier_model="MoeModel",
-               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
+               pooling_bn_momentum=layers.BN_MOMENTUM, debias_batch_norm=True,
+               **model_flags):
     base.check_model_flags(
       fv_cluster_size=fv_cluster_size, fv_hidden_size=fv_hidden_size,
       fv_couple_weights=fv_couple_weights,
@@ -191,16 +198,16 @@ class NetFVModel(PoolingModel):
       netvlad_add_batch_norm=netvlad_add_batch_norm)
     k = int(fv_cluster_size)
     super().__init__(
-        num_classes, lambda audio, name, momentum: layers.NetFV(
+        num_classes, lambda audio, name, bn: layers.NetFV(
             layers.audio_share(k, audio), netvlad_add_batch_norm,
-            fv_couple_weights, fv_coupling_factor, name=name,
-            bn_momentum=momentum),
+            fv_couple_weights, fv_coupling_factor, name=name, **bn),
         cluster_size=k, hidden_size=fv_hidden_size,
         add_batch_norm=netvlad_add_batch_norm, gating=gating,
         gating_remove_diag=gating_remove_diag, moe_prob_gating=moe_prob_gating,
         iterations=iterations, sample_random_frames=sample_random_frames,
         video_level_classifier_model=video_level_classifier_model,
-        pooling_bn_momentum=pooling_bn_momentum, model_flags=model_flags)
+        pooling_bn_momentum=pooling_bn_momentum,
+        debias_batch_norm=debias_batch_norm, model_flags=model_flags)
 
 
 @base.register
@@ -213,19 +220,21 @@ class SoftDbofModel(PoolingModel):
                gating_remove_diag=False, moe_prob_gating=False, iterations=30,
                sample_random_frames=True,
                video_level_classifier_model="MoeModel",
-               pooling_bn_momentum=layers.BN_MOMENTUM, **model_flags):
+               pooling_bn_momentum=layers.BN_MOMENTUM, debias_batch_norm=True,
+               **model_flags):
     base.check_model_flags(
       dbof_cluster_size=dbof_cluster_size, dbof_hidden_size=dbof_hidden_size,
       dbof_add_batch_norm=dbof_add_batch_norm,
       softdbof_maxpool=softdbof_maxpool)
     k = int(dbof_cluster_size)
     super().__init__(
-        num_classes, lambda audio, name, momentum: layers.SoftDBoF(
+        num_classes, lambda audio, name, bn: layers.SoftDBoF(
             layers.audio_share(k, audio, 8), dbof_add_batch_norm,
-            softdbof_maxpool, name=name, bn_momentum=momentum),
+            softdbof_maxpool, name=name, **bn),
         cluster_size=k, hidden_size=dbof_hidden_size,
         add_batch_norm=dbof_add_batch_norm, gating=gating,
         gating_remove_diag=gating_remove_diag, moe_prob_gating=moe_prob_gating,
         iterations=iterations, sample_random_frames=sample_random_frames,
         video_level_classifier_model=video_level_classifier_model,
-        pooling_bn_momentum=pooling_bn_momentum, model_flags=model_flags)
+        pooling_bn_momentum=pooling_bn_momentum,
+        debias_batch_norm=debias_batch_norm, model_flags=model_flags)

@@ -9,11 +9,9 @@ newline or other control character, not UTF-8) and NaN/inf scores are
 errors, not rows; so is an input without any video.
 """
 
-import re
 import time
 
 from absl import logging
-import numpy as np
 import tensorflow as tf
 
 from youtube8m.common import outputs
