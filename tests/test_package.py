@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from absl import flags
+import pytest
 
 import youtube8m
 
@@ -21,6 +22,7 @@ SEED_MODULES = ("data.readers", "models", "models.video_level_models",
                 "common.utils")
 
 
+@pytest.mark.slow
 def test_every_module_imports():
   names = [info.name for info in pkgutil.walk_packages(
       youtube8m.__path__, prefix="youtube8m.")]

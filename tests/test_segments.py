@@ -90,6 +90,7 @@ def _expected_segment(frames, start):
   return out, len(part)
 
 
+@pytest.mark.slow
 def test_rated_segments_exact_frames_labels_and_weights(rated_file):
   path, videos = rated_file
   reader = segment_readers.YT8MSegmentReader(6, "rgb,audio", "8,4", raw=True)
@@ -161,6 +162,7 @@ def test_malformed_segment_fields(tmp_path, rated, expected):
   assert "bad.tfrecord" in message and "'broken'" in message
 
 
+@pytest.mark.slow
 def test_epochs_count_rated_segments_not_videos(rated_file, tmp_path):
   path, videos = rated_file
   # a: starts {0, 10, 15}; b: none; c: {5}. Four examples in three videos.
@@ -240,6 +242,7 @@ def _read_class_segments(path):
   return [int(c) for c, _ in rows], {int(c): s.split() for c, s in rows}
 
 
+@pytest.mark.slow
 def test_class_segments_order_cap_and_ties(tmp_path):
   path = records.write(tmp_path / "test.tfrecord", [
       records.frame_record(f"v{i}", [], _frames(n))

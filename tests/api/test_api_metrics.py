@@ -51,6 +51,7 @@ def test_hand_computed_metrics_from_scores_and_from_predictions():
   assert metrics["hit_at_one"] == pytest.approx(0.5)
 
 
+@pytest.mark.slow
 def test_evaluate_gives_the_figures_of_eval_py(world, tmp_path):
   validate = world.pattern("video", "validate")
   expected = eval_lib.evaluate(eval_lib.EvalConfig(

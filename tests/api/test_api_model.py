@@ -54,6 +54,7 @@ def _same_predictions(got, expected):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.slow
 def test_numpy_frames_score_as_inference_py(world, kind, tmp_path):
   model = api.load(world.frame[kind])
   assert model.frame_level and model.kind == kind
@@ -113,6 +114,7 @@ def test_predict_records_writes_the_csv_of_the_inference_script(world,
 
 
 @pytest.mark.parametrize("kind", ("train_dir", "saved_model"))
+@pytest.mark.slow
 def test_datasets_of_records_and_of_batches(world, kind):
   model = api.load(world.frame[kind], top_k=4)
   records = model.predict_records(world.pattern("frame", "test"))

@@ -55,6 +55,7 @@ def _ids(dataset):
   return counts
 
 
+@pytest.mark.slow
 def test_every_video_once_per_epoch_across_two_workers(service, tmp_path):
   pattern = _frame_files(tmp_path)
   reader = readers.get_reader(True, tiny.NUM_CLASSES, "rgb", "8", raw=True,
@@ -68,6 +69,7 @@ def test_every_video_once_per_epoch_across_two_workers(service, tmp_path):
     assert served == collections.Counter({v: epochs for v in local})
 
 
+@pytest.mark.slow
 def test_train_and_eval_through_the_service(service, tmp_path):
   for i in range(3):
     tiny.video_file(tmp_path / f"t{i}.tfrecord", count=9, seed=i)

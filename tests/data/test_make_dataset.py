@@ -251,6 +251,7 @@ def test_ids_do_not_depend_on_the_hash_seed():
   assert ids == synthetic.make_ids(50, "id", np.random.default_rng(0))
 
 
+@pytest.mark.slow
 def test_same_seed_writes_the_same_bytes_in_other_processes(tmp_path):
   """Python's hash seed and protobuf's (per-process) map order must not
   reach the files."""

@@ -172,6 +172,7 @@ def _chunk_rows(batch):
           for feature in batch["video_matrix"]]
 
 
+@pytest.mark.slow
 def test_big_raw_batches_come_in_row_chunks(frame_files, monkeypatch):
   """Above CHUNK_BYTES a raw batch is parsed in row chunks; same values."""
   pattern, videos = frame_files
@@ -253,6 +254,7 @@ def test_odd_feature_sizes_past_max_frames(tmp_path):
 
 
 @pytest.mark.parametrize("rgb_frames, audio_frames", [(400, 350), (5, 4)])
+@pytest.mark.slow
 def test_unequal_frame_counts_are_named_even_past_max_frames(
     tmp_path, rgb_frames, audio_frames):
   rgb = RNG.integers(0, 256, (rgb_frames, 4), dtype=np.uint8)
@@ -314,6 +316,7 @@ def test_wrong_video_feature_size(video_files):
   assert "'mean_rgb' has 8 values, expected 9" in message
 
 
+@pytest.mark.slow
 def test_missing_frame_feature_key(frame_files):
   pattern, _ = frame_files
   message = _error_of(readers.YT8MFrameFeatureReader(7, "rgb,sound", "16,8"),
@@ -345,6 +348,7 @@ def test_negative_label_id_in_frames(tmp_path):
   assert "'neg'" in message and "label id -1" in message
 
 
+@pytest.mark.slow
 def test_record_without_an_id(tmp_path):
   example = tf.train.Example(features=tf.train.Features(feature={
       "labels": tf.train.Feature(int64_list=tf.train.Int64List(value=[1])),

@@ -43,6 +43,7 @@ def test_evaluator_matches_metrics_on_the_whole_set(tmp_path):
   assert tf.io.gfile.glob(os.path.join(train_dir, "eval", "events.*"))
 
 
+@pytest.mark.slow
 def test_evaluator_interface_and_summary_dir(tmp_path):
   path, _ = tiny.video_file(tmp_path / "val.tfrecord", count=3)
   train_dir, _ = tiny.checkpoint_dir(tmp_path / "run")
@@ -79,6 +80,7 @@ def test_watch_mode_stops_after_the_timeout(tmp_path):
   assert metrics is not None and metrics["num_examples"] == 3
 
 
+@pytest.mark.slow
 def test_watch_mode_waits_for_training_to_start(tmp_path):
   path, _ = tiny.video_file(tmp_path / "val.tfrecord", count=3)
   run = tmp_path / "run"
@@ -109,7 +111,7 @@ def test_bad_settings_are_named(tmp_path):
 def test_a_bad_vocabulary_file_is_named_before_the_pass(tmp_path, caplog):
   path, _ = tiny.video_file(tmp_path / "val.tfrecord", count=3)
   train_dir, _ = tiny.checkpoint_dir(tmp_path / "run")
-  caplog.set_level("INFO")
+  caplog.set_level("INFO", logger="absl")
   with pytest.raises(utils.Yt8mError, match="--vocabulary_file: vocabulary "
                      "file .*missing.csv not found"):
     eval_lib.evaluate(_config(train_dir, path,

@@ -123,6 +123,7 @@ def _events(directory):
   return out
 
 
+@pytest.mark.slow
 def test_eval_writes_figures_to_tensorboard_and_the_report(tmp_path):
   path, videos = tiny.video_file(tmp_path / "val.tfrecord", count=12)
   train_dir, _ = tiny.checkpoint_dir(tmp_path / "run", step=7)

@@ -251,6 +251,7 @@ def test_settings_are_flags_with_help():
                                             labels="l.csv", top_k=0))
 
 
+@pytest.mark.slow
 def test_command_line_prints_a_summary_then_json(tmp_path):
   (tmp_path / "p.csv").write_text(HEADER + "a,1 0.9 2 0.1\nb,2 0.8\n")
   (tmp_path / "l.csv").write_text("a,1\nb,1\n")

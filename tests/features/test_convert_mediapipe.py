@@ -161,6 +161,7 @@ def test_missing_audio_allowed_and_id_feature():
       b"/videos/cat.mp4"]
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line_and_leave_no_output(tmp_path):
   good = tmp_path / "a.pb"
   good.write_bytes(mediapipe_sequence(*features(2)).SerializeToString())

@@ -610,6 +610,7 @@ def _run(*args):
                         cwd=REPO, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_writes_shards_and_fails_on_a_bad_video(models, tmp_path):
   videos = []
   for i in range(3):
@@ -638,6 +639,7 @@ def test_cli_writes_shards_and_fails_on_a_bad_video(models, tmp_path):
   assert ids == [[str(videos[0])], [str(videos[1]), str(videos[2])]]
 
 
+@pytest.mark.slow
 def test_cli_offline_error_is_one_line(tmp_path):
   csv_path = tmp_path / "videos.csv"
   csv_path.write_text("a.mp4,1\n")
@@ -758,6 +760,7 @@ def test_when_every_video_fails_nothing_is_written(visual_extractor, tmp_path,
       ["g.mp4"] + [os.path.basename(p) for p in older])
 
 
+@pytest.mark.slow
 def test_cli_never_writes_over_its_inputs(tmp_path):
   video = tmp_path / "v.mkv"
   video.write_bytes(b"a video")

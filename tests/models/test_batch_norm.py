@@ -164,6 +164,7 @@ def test_old_train_dirs_predict_exactly_as_before(tmp_path, name):
   np.testing.assert_array_equal(predictions, expected["predictions"])
 
 
+@pytest.mark.slow
 def test_an_old_train_dir_resumes_training(tmp_path):
   """Restored whole (model, optimizer, step) and trained on, unchanged in
   kind: its model_flags.json keeps the plain statistics."""

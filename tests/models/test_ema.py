@@ -112,6 +112,7 @@ def _checkpoint_values(path, key):
           if name.startswith(key + "/") and "VARIABLE_VALUE" in name}
 
 
+@pytest.mark.slow
 def test_restart_resumes_the_same_average(tmp_path):
   path = _same_videos(tmp_path / "same.tfrecord")
   # 3 epochs x 8 videos / batch 4 = 6 steps, in one run or in two.
@@ -148,6 +149,7 @@ def _averaged_dir(tmp_path):
   return train_dir, plain, model, shadow
 
 
+@pytest.mark.slow
 def test_eval_inference_and_export_use_the_average(tmp_path):
   train_dir, plain, model, shadow = _averaged_dir(tmp_path)
   assert ema.has_average(tf.train.latest_checkpoint(train_dir))
@@ -195,6 +197,7 @@ def test_the_average_is_found_where_paths_hold_glob_characters(tmp_path):
     np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
+@pytest.mark.slow
 def test_training_exports_hold_the_average(tmp_path):
   path = _same_videos(tmp_path / "same.tfrecord")
   train_dir = tmp_path / "run"

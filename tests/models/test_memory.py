@@ -64,6 +64,7 @@ def _frame_data(path, count=11, seed=0):
   return records.write(path, videos)
 
 
+@pytest.mark.slow
 def test_eval_and_inference_use_the_batch_that_fits(tmp_path, monkeypatch):
   data = _frame_data(tmp_path / "frames.tfrecord")
   train_dir, model = tiny.checkpoint_dir(tmp_path / "run", _frame_flags())

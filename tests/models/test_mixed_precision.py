@@ -68,6 +68,7 @@ TRANSFORMER_FLAGS = dict(FRAME_FLAGS, model="TransformerModel",
 @pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("frame_flags", [FRAME_FLAGS, TRANSFORMER_FLAGS],
                          ids=["NeXtVLAD", "Transformer"])
+@pytest.mark.slow
 def test_steps_train_close_to_float32(policy, frame_flags):
   flags = tiny.video_flags(**frame_flags)
   want, _, _ = _losses("", flags)
@@ -83,6 +84,7 @@ def test_steps_train_close_to_float32(policy, frame_flags):
       assert g[key] == pytest.approx(w[key], rel=TOLERANCE[policy])
 
 
+@pytest.mark.slow
 def test_float16_clips_the_unscaled_gradients():
   """A tight clip with loss scaling moves the weights as in float32 (the
   scaled gradients, 32768 times larger, would be clipped to nothing)."""

@@ -15,7 +15,9 @@ SMALL = dict(models.model_flag_defaults(), netvlad_cluster_size=4,
              netvlad_hidden_size=8, fv_cluster_size=4, fv_hidden_size=8,
              dbof_cluster_size=8, dbof_hidden_size=8, groups=2,
              nextvlad_cluster_size=4, nextvlad_hidden_size=8,
-             gating_reduction=2, mix_number=2, iterations=4, lstm_cells=8)
+             gating_reduction=2, mix_number=2, iterations=4, lstm_cells=8,
+             transformer_width=8, transformer_heads=2, transformer_ff_width=16,
+             gru_cells=8, attention_lstm_cells=8)
 FRAME_MODELS = [name for name in models.registered_names()
                 if models.get_model_class(name).frame_level]
 INVARIANT = [name for name in FRAME_MODELS
@@ -25,10 +27,12 @@ INVARIANT = [name for name in FRAME_MODELS
 def test_the_built_in_frame_models_allow_any_padding():
   assert {"FrameLevelLogisticModel", "DbofModel", "LstmModel",
           "NetVLADModel", "NetFVModel", "SoftDbofModel", "NeXtVLADModel",
-          "MixNeXtVLADModel"} <= set(INVARIANT)
+          "MixNeXtVLADModel", "TransformerModel", "GruModel",
+          "AttentionLstmModel"} <= set(INVARIANT)
 
 
 @pytest.mark.parametrize("name", INVARIANT)
+@pytest.mark.slow
 def test_longest_padding_gives_the_full_padding_predictions(name):
   keras.utils.set_random_seed(0)
   model = models.build_model(name, 5, **SMALL)

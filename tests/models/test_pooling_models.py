@@ -126,6 +126,7 @@ def test_checkpoint_round_trip(name, overrides, tmp_path):
 
 
 @pytest.mark.parametrize("name,overrides", FIRST, ids=[c[0] for c in FIRST])
+@pytest.mark.slow
 def test_compiled_gradient_step_reduces_loss(name, overrides):
   model = _build(name, **overrides)
   rng = np.random.default_rng(4)

@@ -173,6 +173,7 @@ def _train_step(model, batch):
 
 @pytest.mark.parametrize("name,overrides", [CASES[0], CASES[3], CASES[4]],
                          ids=["Transformer", "Transformer-sampled", "Gru"])
+@pytest.mark.slow
 def test_compiled_steps_reduce_the_loss_as_uncompiled_ones(name, overrides):
   """XLA compiles the step (trimmed padding included) and computes what
   the uncompiled step does (sampled frames: random in training, so only
@@ -310,6 +311,7 @@ def test_bad_flags_are_named(flag, value):
 
 
 @pytest.mark.parametrize("float16", [False, True])
+@pytest.mark.slow
 def test_export_predicts_as_the_model(tmp_path, float16):
   flags = dict(model_config.all_defaults(), **SMALL, model="TransformerModel",
                frame_features=True, feature_names="rgb",

@@ -79,6 +79,7 @@ def _records(path):
 
 
 @pytest.mark.parametrize("level", ["frame", "video"])
+@pytest.mark.slow
 def test_the_model_reads_what_extract_features_writes(setup, level):
   model = label_video_lib.VideoModel(_config(train_dir=setup[level]))
   model.check_features()
@@ -206,6 +207,7 @@ def test_timeline_needs_matplotlib_and_says_how_to_get_it(monkeypatch):
       "matplotlib) in the environment that runs it")
 
 
+@pytest.mark.slow
 def test_cli_prints_a_block_a_video_and_draws_them(setup, tmp_path):
   png = tmp_path / "out" / "{video}.png"
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
@@ -252,6 +254,7 @@ def test_timeline_file_names():
       "/t/x-cat.png", "/t/x-dog.png"]
 
 
+@pytest.mark.slow
 def test_a_saved_model_scores_as_its_checkpoint(setup):
   from youtube8m.serving import \
       export  # pylint: disable=import-outside-toplevel

@@ -92,6 +92,7 @@ def _infer(setup, name, **kwargs):
   return text, rows
 
 
+@pytest.mark.slow
 def test_weight_zero_is_todays_file_byte_for_byte(setup):
   plain, _ = _infer(setup, "plain.csv")
   zero, _ = _infer(setup, "zero.csv", video_prior_weight=0.0)
@@ -101,6 +102,7 @@ def test_weight_zero_is_todays_file_byte_for_byte(setup):
 
 
 @pytest.mark.parametrize("weight", [0.3, 1.0])
+@pytest.mark.slow
 def test_blended_ranking_equals_numpy(setup, weight):
   ids, segment, video = setup[4:]
   _, rows = _infer(setup, f"b{weight}.csv", video_prior_weight=weight)
@@ -111,6 +113,7 @@ def test_blended_ranking_equals_numpy(setup, weight):
     assert rows[cls] == [ids[i] for i in order]
 
 
+@pytest.mark.slow
 def test_fill_takes_whole_videos_by_video_score(setup):
   ids, segment, video = setup[4:]
   _, rows = _infer(setup, "fill.csv", fill_from_video_ranking=True,
@@ -147,6 +150,7 @@ def test_fill_candidates_by_hand():
   assert segment_rerank.fill_candidates(scores, segments, 100).all()
 
 
+@pytest.mark.slow
 def test_a_separate_video_model_gives_the_prior(setup, tmp_path):
   root, _, _, _, ids, segment, _ = setup
   prior_dir, prior = _model_dir(tmp_path / "prior", 7)

@@ -35,6 +35,7 @@ def _members(tmp_path):
   return [a, b, c_export], [model_a, model_b, model_c]
 
 
+@pytest.mark.slow
 def test_predictions_are_the_weighted_mean_of_the_members(members, tmp_path):
   dirs, models = members
   out = export.export_checkpoint(export.ExportConfig(

@@ -21,6 +21,7 @@ def _collect(predictor, path):
 
 
 @pytest.mark.parametrize("name", ["run", "exp[lr=0.01]", "run[1]*? ü"])
+@pytest.mark.slow
 def test_the_three_sources_give_the_same_top_k(tmp_path, name):
   """Also where every path holds glob characters: read literally."""
   path, videos = tiny.video_file(tmp_path / "t.tfrecord", count=7)

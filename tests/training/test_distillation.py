@@ -84,6 +84,7 @@ def _train(tmp_path, name, path, **kwargs):
   return model(_batch(path, flags))["predictions"].numpy()
 
 
+@pytest.mark.slow
 def test_the_student_moves_toward_the_teacher(tmp_path):
   path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=64)
   teacher = _teacher(tmp_path)

@@ -38,6 +38,7 @@ def _last_step(train_dir):
       str(train_dir)))
 
 
+@pytest.mark.slow
 def test_epochs_count_over_restarts(tmp_path):
   path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=10)
   # 2 epochs x 10 videos / batch 4 -> 5 steps, whether or not interrupted.
@@ -80,6 +81,7 @@ def _nan_file(tmp_path):
   return records.write(tmp_path / "nan.tfrecord", videos)
 
 
+@pytest.mark.slow
 def test_nonfinite_features_are_named_or_skipped(tmp_path):
   path = _nan_file(tmp_path)
   with pytest.raises(tf.errors.OpError) as info:
@@ -93,6 +95,7 @@ def test_nonfinite_features_are_named_or_skipped(tmp_path):
                                  skip_nonfinite_examples=True)) == 4
 
 
+@pytest.mark.slow
 def test_a_diverging_run_stops_before_saving(tmp_path):
   path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=8)
   run = tmp_path / "run"
@@ -183,6 +186,7 @@ def test_a_held_lock_beats_while_nothing_else_happens(tmp_path):
   assert not lock_file.exists()
 
 
+@pytest.mark.slow
 def test_resuming_after_the_newest_checkpoint_was_deleted(tmp_path, caplog):
   path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=8)
   run = tmp_path / "run"
@@ -192,13 +196,14 @@ def test_resuming_after_the_newest_checkpoint_was_deleted(tmp_path, caplog):
     if name.startswith("ckpt-5."):
       os.remove(run / name)
   # It resumes from ckpt-3, not from step 0.
-  caplog.set_level("INFO")
+  caplog.set_level("INFO", logger="absl")
   assert train_lib.train(_config(run, path, max_steps=4, num_epochs=100)) == 4
   assert f"Restored {run}/ckpt-3 at step 3" in caplog.text
   assert _last_step(run) == 4
 
 
 @pytest.mark.parametrize("name", ["exp[lr=0.01]", "run[1]*?", "lauf ü"])
+@pytest.mark.slow
 def test_a_train_dir_with_glob_characters_resumes(tmp_path, name, caplog):
   path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=8)
   run = tmp_path / name
@@ -207,7 +212,7 @@ def test_a_train_dir_with_glob_characters_resumes(tmp_path, name, caplog):
   neighbour = tmp_path / "run1xy"
   neighbour.mkdir(exist_ok=True)
   (neighbour / "ckpt-2.index").write_text("theirs")
-  caplog.set_level("INFO")
+  caplog.set_level("INFO", logger="absl")
   assert train_lib.train(_config(run, path, max_steps=9, num_epochs=100,
                                  max_checkpoints_to_keep=1)) == 9
   assert f"Restored {run}/ckpt-2 at step 2" in caplog.text

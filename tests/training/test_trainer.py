@@ -55,6 +55,7 @@ def test_one_step_is_plain_sgd_on_the_loss(jit_compile):
 
 
 @pytest.mark.parametrize("label_loss", ["CrossEntropyLoss", "HingeLoss"])
+@pytest.mark.slow
 def test_mixture_loss_adds_each_students_label_loss_unscaled(label_loss):
   """MixNeXtVLAD: label loss(mixture) + sum_m label loss(student m) +
   penalty * (distillation + L2), by hand, and the SGD step on that total."""

@@ -93,6 +93,7 @@ def dry_run(tmp_path_factory):
     shutil.rmtree(work_dir, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_dry_run_prints_gcloud_command_and_final_yaml(dry_run):
   stdout, path = dry_run
   lines = stdout.splitlines()
@@ -131,6 +132,7 @@ def test_dry_run_prints_gcloud_command_and_final_yaml(dry_run):
   assert final == expected  # nothing else changed
 
 
+@pytest.mark.slow
 def test_sdist_holds_package_data_and_installs(tmp_path):
   sdist = cloud.build_sdist(str(tmp_path / "dist"))
   top = f"youtube8m-{VERSION}/"
@@ -158,6 +160,7 @@ def test_sdist_needs_pypa_build(tmp_path, monkeypatch):
   assert not (tmp_path / "dist").exists()
 
 
+@pytest.mark.slow
 def test_submit_uploads_to_bucket_and_runs_gcloud(gcs, tmp_path):
   env = gcs.subprocess_env()
   argv_file, config_copy = _fake_gcloud(tmp_path, env)
@@ -209,6 +212,7 @@ class _FakeVertex(http.server.BaseHTTPRequestHandler):
 
 @pytest.mark.skipif(shutil.which("gcloud") is None,
                     reason="Google Cloud SDK not installed")
+@pytest.mark.slow
 def test_real_gcloud_sends_the_final_spec_unchanged(dry_run, tmp_path):
   """The printed command, run by the real gcloud against a fake endpoint."""
   stdout, path = dry_run
