@@ -37,6 +37,14 @@ def eval_gap(log_text):
   return float(values[-1])
 
 
+def eval_loss(log_text):
+  """The Avg_Loss of the last `epoch/eval number` line of eval.py's log."""
+  values = re.findall(r"epoch/eval number \d+ \| .*?Avg_Loss: ([-+0-9.eEnaif]+)",
+                      log_text)
+  assert values, f"no eval summary line in:\n{log_text[-2000:]}"
+  return float(values[-1])
+
+
 def read_predictions(path):
   """{video_id: [(class, score), ...]} from a Kaggle predictions CSV."""
   with open(path) as f:

@@ -20,6 +20,10 @@ import time
 
 import pytest
 
+if __name__ == "__main__":  # A child: find tests/support as pytest would.
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=wrong-import-position
 from support import gcs_emulator
 from support.gcs_emulator import GcsEmulator
 
