@@ -442,3 +442,44 @@ def test_video_level_then_segments_end_to_end(data, tmp_path):
       {c: list(RNG.permutation(s)) for c, s in rows.items()}, ratings)["map"]
                         for _ in range(5)])
   assert scored["map"] > random_map + 0.1, (scored["map"], random_map)
+
+
+TIME_AWARE = {
+    "TransformerModel": dict(transformer_layers=1, transformer_width=16,
+                             transformer_heads=2, transformer_ff_width=24),
+    "GruModel": dict(gru_cells=8),
+}
+
+
+@pytest.mark.parametrize("model", sorted(TIME_AWARE))
+@pytest.mark.slow
+def test_time_aware_models_take_the_segment_path(data, tmp_path, model):
+  """Video level, fine-tuned on rated segments, scored per segment: the
+  inference file scores as eval does (docs/segments.md compares them)."""
+  video_dir, segment_dir = str(tmp_path / "video"), str(tmp_path / "seg")
+  fit, held_out = (f"{data}/segment/validate0000.tfrecord",
+                   f"{data}/segment/validate0001.tfrecord")
+  flags = dict(model_config.all_defaults(), model=model, frame_features=True,
+               feature_names="audio", feature_sizes="128", **TIME_AWARE[model])
+  assert train_lib.train(train_lib.TrainConfig(
+      train_dir=video_dir, train_data_pattern=f"{data}/frame/train*",
+      model_flags=flags, explicit_flags=frozenset(flags), batch_size=32,
+      base_learning_rate=0.001, num_epochs=None, max_steps=8,
+      export_model_steps=0, seed=1)) == 8
+  assert _train(segment_dir, fit, 8, explicit=(), segment_labels=True,
+                init_from_checkpoint=video_dir) == 8
+  saved = model_config.load(segment_dir)
+  assert saved["model"] == model
+  assert all(saved[k] == v for k, v in TIME_AWARE[model].items())
+  evaluated = _segment_map(segment_dir, held_out)
+  assert 0.0 < evaluated["map"] <= 1.0 and evaluated["num_classes"] > 10
+
+  csv_path = str(tmp_path / "segments.csv")
+  segment_inference.infer_segments(segment_inference.SegmentInferenceConfig(
+      train_dir=segment_dir, input_data_pattern=held_out,
+      output_file=csv_path, batch_size=64))
+  classes, rows = _read_class_segments(csv_path)
+  assert len(classes) == 1000
+  scored = segment_eval_lib.score_submission(
+      rows, segment_eval_lib.read_ratings(held_out))
+  assert scored["map"] == pytest.approx(evaluated["map"], abs=1e-6)

@@ -49,6 +49,20 @@ def test_epochs_count_over_restarts(tmp_path):
   assert _last_step(tmp_path / "b") == 5
 
 
+def test_a_limit_already_passed_is_said(tmp_path, caplog):
+  """Continuing a train_dir on smaller data: its epochs count from step 0."""
+  path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=10)
+  run = tmp_path / "run"
+  assert train_lib.train(_config(run, path, max_steps=4, num_epochs=0)) == 4
+  caplog.set_level("INFO", logger="absl")
+  # 1 epoch x 10 videos / batch 4 -> 3 steps, and the train_dir is at 4.
+  assert train_lib.train(_config(run, path, num_epochs=1)) == 4
+  assert (f"Nothing to train: {run} is at step 4, past the 3 steps of "
+          "--num_epochs=1" in caplog.text)
+  assert train_lib.train(_config(run, path, num_epochs=0, max_steps=6)) == 6
+  assert caplog.text.count("Nothing to train") == 1
+
+
 def test_bad_settings_and_data_fail_before_writing(tmp_path):
   path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=3)
   empty = tmp_path / "empty.tfrecord"

@@ -188,6 +188,13 @@ def _train(config, strategy, chief, lock, stopper):
   logging.info("Training from step %d to step %s (%s)%s", step,
                total or "?", reason, f"; {plan.epoch_size} examples per "
                "epoch" if plan.epoch_size else "")
+  if total is not None and step > total:
+    # Epochs count from the train_dir's step 0, so a video-level train_dir
+    # continued on (smaller) segment data can be past them already.
+    logging.warning("Nothing to train: %s is at step %d, past the %d steps "
+                    "of %s; raise it (--num_epochs=0 lets --max_steps "
+                    "alone decide)", config.train_dir, step, total,
+                    reason.split(";")[0])
   # A known epoch size lets the data repeat and the step count decide, so
   # a restarted run ends where an uninterrupted one would.
   dataset = strategy.distribute_datasets_from_function(_dataset_fn(
