@@ -8,9 +8,11 @@ r"""Starts a tf.data service server: `python -m youtube8m.data_service ROLE`.
 ROLE (or --role=ROLE) is `dispatcher`, `worker`, or `tf_config` (Vertex
 AI: the role this replica of worker pool 2 has in TF_CONFIG, see
 configs/train-data-service.yaml). The server runs until the process is
-stopped. Workers read the training files themselves: give them the same
+stopped (SIGTERM: exit 143, Ctrl-C: 130). Workers read the training files themselves: give them the same
 paths (gs:// works everywhere). See youtube8m/data/data_service.py.
 """
+
+import threading
 
 from absl import flags
 
@@ -42,7 +44,14 @@ def main(argv):
   # TensorFlow only now: the settings were checked without it.
   from youtube8m.data import data_service  # pylint: disable=g-import-not-at-top
   from youtube8m.training import distribution  # pylint: disable=g-import-not-at-top
-  data_service.run(config, distribution.tf_config()).join()
+  server = data_service.run(config, distribution.tf_config())
+  # The server's join() waits in C++, where Python's signal handlers never
+  # run, so SIGTERM (a scheduler stopping the pool) would be ignored: wait
+  # in Python instead, and cli.run turns the signal into a logged exit 143.
+  waiter = threading.Thread(target=server.join, daemon=True)
+  waiter.start()
+  while waiter.is_alive():
+    waiter.join(timeout=1.0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ in-process results.
 """
 
 import collections
+import signal
 import socket
 import subprocess
 import sys
@@ -155,6 +156,10 @@ def test_the_command_starts_a_dispatcher_and_workers(tmp_path):
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines()[-1].startswith("error: give one "
                                                          "role")
+    # What a scheduler sends when it stops the pool: each server exits.
+    for process in processes:
+      process.send_signal(signal.SIGTERM)
+    assert [p.wait(timeout=30) for p in processes] == [143] * 3
   finally:
     for process in processes:
       process.kill()

@@ -22,10 +22,11 @@ def _config(train_dir, path, **kwargs):
                              **kwargs)
 
 
-def test_evaluator_matches_metrics_on_the_whole_set(tmp_path):
+@pytest.mark.parametrize("xla", [False, True])
+def test_evaluator_matches_metrics_on_the_whole_set(tmp_path, xla):
   path, videos = tiny.video_file(tmp_path / "val.tfrecord", count=11)
   train_dir, model = tiny.checkpoint_dir(tmp_path / "run")
-  metrics = eval_lib.evaluate(_config(train_dir, path))
+  metrics = eval_lib.evaluate(_config(train_dir, path, xla=xla))
   # Independent: predictions of the model on all videos at once.
   features = np.stack([f for _, f in videos.values()])
   norms = np.linalg.norm(features, axis=1, keepdims=True)

@@ -1,4 +1,5 @@
-"""forward.py: eval and inference run the model compiled, as training does."""
+"""forward.py: eval and inference run the model compiled with --xla, as
+training does, and uncompiled (earlier versions' bits) by default."""
 
 import keras
 import numpy as np
@@ -34,11 +35,15 @@ def test_compiled_forward_matches_the_model_and_repeats_exactly(name):
   batch = _batch(model.frame_level, np.random.default_rng(0))
   expected = model(batch, training=False)["predictions"].numpy()
   assert forward.uses_xla(model)
-  first = forward.predictions_fn(model)(batch).numpy()
+  first = forward.predictions_fn(model, xla=True)(batch).numpy()
   # A fresh compilation gives the same bits: deterministic across runs.
-  again = forward.predictions_fn(model)(batch).numpy()
+  again = forward.predictions_fn(model, xla=True)(batch).numpy()
   np.testing.assert_array_equal(first, again)
   np.testing.assert_allclose(first, expected, rtol=1e-5, atol=1e-7)
+  graph = tf.function(lambda b: model(b, training=False)["predictions"])
+  np.testing.assert_array_equal(  # the default: the plain graph's bits
+      forward.predictions_fn(model)(batch).numpy(),
+      graph(forward.numeric(batch)).numpy())
 
 
 def test_models_that_opt_out_run_uncompiled():
@@ -46,6 +51,6 @@ def test_models_that_opt_out_run_uncompiled():
   assert not forward.uses_xla(model)
   batch = _batch(True, np.random.default_rng(1))
   np.testing.assert_array_equal(
-      forward.predictions_fn(model)(batch).numpy(),
+      forward.predictions_fn(model, xla=True)(batch).numpy(),
       model(batch, training=False)["predictions"].numpy())
   assert set(forward.numeric(batch)) == {"video_matrix", "num_frames"}

@@ -40,12 +40,13 @@ def test_longest_padding_gives_the_full_padding_predictions(name):
   num_frames = np.array([3, 17, 40, 1], np.int32)
   full = rng.integers(1, 256, (4, 300, 8), dtype=np.uint8)
   full[np.arange(300)[None, :] >= num_frames[:, None]] = 0  # reader padding
-  predict = forward.predictions_fn(model)  # compiled, as eval runs it
-  outputs = [predict({"video_matrix": full[:, :frames],
-                      "num_frames": num_frames}).numpy()
-             for frames in (300, 60, 40)]
-  for padded in outputs[1:]:
-    np.testing.assert_allclose(padded, outputs[0], rtol=1e-5, atol=1e-6)
+  for xla in (False, True):  # eval's and inference's two forwards
+    predict = forward.predictions_fn(model, xla=xla)
+    outputs = [predict({"video_matrix": full[:, :frames],
+                        "num_frames": num_frames}).numpy()
+               for frames in (300, 60, 40)]
+    for padded in outputs[1:]:
+      np.testing.assert_allclose(padded, outputs[0], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", FRAME_MODELS)

@@ -4,8 +4,10 @@ import dataclasses
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from youtube8m.common import utils
+from youtube8m.data import readers
 from youtube8m.prediction import inference_lib
 from youtube8m.serving import export
 from youtube8m.serving import model_archive
@@ -18,6 +20,26 @@ def _collect(predictor, path):
   ids, classes, scores = zip(*predictor.batches(path, 3))
   return (np.concatenate(ids), np.concatenate(classes),
           np.concatenate(scores))
+
+
+def test_scores_are_the_uncompiled_models_unless_xla_is_asked(tmp_path):
+  """Default: the model's uncompiled graph, the bits earlier versions
+  wrote; --xla: the fused forward, equal to float rounding."""
+  path, _ = tiny.video_file(tmp_path / "t.tfrecord", count=7)
+  train_dir, model = tiny.checkpoint_dir(tmp_path / "run")
+  config = inference_lib.InferenceConfig(train_dir=train_dir, top_k=6)
+  plain = predictors.make_predictor(config)
+  batch = next(iter(readers.make_dataset(plain.reader, path, 7)))
+  expected = tf.function(lambda b: model(b, training=False)["predictions"])(
+      {k: v for k, v in batch.items() if k != "video_ids"}).numpy()
+  [(_, classes, scores)] = list(plain.batches(path, 7))
+  np.testing.assert_array_equal(
+      scores, np.take_along_axis(expected, classes, axis=1))
+  [(_, classes, scores)] = list(predictors.make_predictor(
+      dataclasses.replace(config, xla=True)).batches(path, 7))
+  np.testing.assert_allclose(
+      scores, np.take_along_axis(expected, classes, axis=1), rtol=1e-5,
+      atol=1e-7)
 
 
 @pytest.mark.parametrize("name", ["run", "exp[lr=0.01]", "run[1]*? ü"])

@@ -19,7 +19,8 @@ Cases (docs/benchmarks.md explains each figure and its bound):
                   parsing alone with the same threads.
   input_vs_model  the reader with every core against the model's train
                   step: which one limits training, and by how much.
-  eval_inference  eval's step and whole pass, inference's whole pass,
+  eval_inference  the forward compiled (--xla) against uncompiled; eval's
+                  step and whole pass, inference's whole pass (--xla),
                   against the compiled forward alone (frame NeXtVLAD,
                   video LogisticModel); the CSV formatting against one
                   Python format per row.

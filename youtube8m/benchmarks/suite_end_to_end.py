@@ -52,9 +52,10 @@ def marginal_rate(run_once, run_twice, examples, trials):
 
 
 def _evaluator(directory, flags, pattern, batch_size):
+  """eval.py's evaluator with --xla (what the figures time)."""
   config = eval_lib.EvalConfig(train_dir=directory,
                                eval_data_pattern=pattern,
-                               batch_size=batch_size, run_once=True)
+                               batch_size=batch_size, run_once=True, xla=True)
   return eval_lib.Evaluator.from_config(config, flags)[0]
 
 
@@ -69,9 +70,11 @@ def _eval_figures(context, label, flags, patterns, batch_size, videos):
   twice.model = evaluator.model  # the same weights and compiled step
   twice.step = evaluator.step
   batch = next(iter(evaluator.dataset_fn()))
-  predict = forward.predictions_fn(evaluator.model)
+  predict = forward.predictions_fn(evaluator.model, xla=True)
+  uncompiled = forward.predictions_fn(evaluator.model)
   best = suite_cases.best_rates(
       {"forward": lambda: predict(batch),
+       "uncompiled": lambda: uncompiled(batch),
        "step": lambda: evaluator.step(batch)["loss"]},
       batch_size, sizes.trial_seconds, sizes.trials)
   whole, how = marginal_rate(lambda: evaluator.run(1),
@@ -79,6 +82,10 @@ def _eval_figures(context, label, flags, patterns, batch_size, videos):
                              min(sizes.trials, 2))
   context.results.setdefault("forward", {})[label] = best["forward"]
   return [
+      figure(f"forward/{label}/xla", best["forward"], "examples/s",
+             "the same forward uncompiled", best["uncompiled"],
+             "what --xla gives eval.py and inference.py (off by default: "
+             "the uncompiled pass gives earlier versions' bits)"),
       figure(f"eval_step/{label}", best["step"], "examples/s",
              "compiled forward alone", best["forward"],
              "the step adds the loss, the top-k summary and its transfer"),
@@ -103,7 +110,8 @@ def eval_and_inference(context):
   # Inference's loop (predict, check and format the CSV rows), with one
   # predictor, so that compiling it is not part of either run.
   config = inference_lib.InferenceConfig(
-      train_dir=context.path("run_NeXtVLADModel"), batch_size=sizes.batch)
+      train_dir=context.path("run_NeXtVLADModel"), batch_size=sizes.batch,
+      xla=True)
   predictor = predictors.make_predictor(config)
 
   def infer(pattern):

@@ -54,6 +54,11 @@ class EvalConfig:
   eval_summary_dir: str = settings.setting(
       None, "Where TensorBoard scalars go (default: train_dir/eval, or "
       "train_dir/eval_segments with --segment_labels).")
+  xla: bool = settings.setting(
+      False, "Compile the model's forward pass with XLA, as training's step "
+      "is (faster; scores differ from the uncompiled pass by float rounding, "
+      "about 1e-7 relative, so a logged loss's last digits may change; off: "
+      "the same bits as earlier versions).")
   data_service_address: str = settings.setting(
       "", "host:port of a tf.data service dispatcher: reading, parsing and "
       "batching run on its workers, each video once per pass, in no fixed "

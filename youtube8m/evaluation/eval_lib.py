@@ -54,21 +54,23 @@ class Evaluator:
     num_examples: videos in one pass, if known, for the progress lines.
     report_info: an eval_report.ReportInfo (model, train_dir, data) for the
       report's page; summarize adds the checkpoint.
+    xla: compile the model and loss with XLA (--xla; unless the model opts
+      out).
   """
 
   def __init__(self, model, loss_fn, dataset_fn, num_classes, top_k=20,
                log_every=10, vocabulary_file="", report_file="",
-               num_examples=None, report_info=None):
+               num_examples=None, report_info=None, xla=False):
     self.model, self.loss_fn, self.dataset_fn = model, loss_fn, dataset_fn
     self.metrics = eval_util.EvaluationMetrics(num_classes, top_k)
     self.top_k, self.log_every = top_k, log_every
     self.vocabulary_file, self.report_file = vocabulary_file, report_file
     self.num_examples = num_examples  # for progress lines; None: unknown
     self.report_info = report_info or eval_report.ReportInfo()
-    # The model and loss compiled as training's step is (XLA unless the
-    # model opts out); the top-k summary has a batch-dependent depth, so
-    # it runs outside XLA.
-    self._forward = forward.compile_forward(model, self._predict_and_loss)
+    # The model and loss (compiled with XLA on request); the top-k summary
+    # has a batch-dependent depth, so it runs outside XLA.
+    self._forward = forward.compile_forward(model, self._predict_and_loss,
+                                            xla)
     # One batch -> its top-k summary and loss (public for the benchmarks).
     self.step = tf.function(self._eval_step)
 
@@ -89,7 +91,7 @@ class Evaluator:
                     config.eval_data_pattern, "--eval_data_pattern")),
                 report_info=eval_report.ReportInfo(
                     model=flags["model"], train_dir=config.train_dir,
-                    data=config.eval_data_pattern)),
+                    data=config.eval_data_pattern), xla=config.xla),
             tf.train.Checkpoint(model=model))
 
   def summarize(self, metrics, global_step, writer=None, checkpoint=""):

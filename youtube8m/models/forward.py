@@ -1,17 +1,18 @@
-"""The forward pass of evaluation and inference, compiled as training's is.
+"""The forward pass of evaluation and inference, optionally compiled.
 
 Training compiles its single-replica step with XLA (trainer.Trainer) unless
-the model sets `jit_compile = False` (LstmModel); `compile_forward` does the
-same for the functions that run a model outside training, so eval.py and
-inference.py get the fused dequantization, normalization and pooling that
-training gets. XLA takes no string tensors: `numeric(batch)` drops the video
-ids before the call.
+the model sets `jit_compile = False` (LstmModel). eval.py and inference.py
+do the same with `--xla` (`compile_forward(..., xla=True)`), and get the
+fused dequantization, normalization and pooling that training gets. XLA
+takes no string tensors: `numeric(batch)` drops the video ids before the
+call.
 
-Results are deterministic, as before: the same checkpoint, data and
---batch_size give the same predictions, bit for bit, run after run. They
-are not bit-identical to the uncompiled forward (XLA fuses and orders the
-float operations differently; about 1e-7 relative), which is why the choice
-follows the model's attribute and is not a flag.
+Both forms are deterministic: the same checkpoint, data and --batch_size
+give the same predictions, bit for bit, run after run. They are not
+bit-identical to each other (XLA fuses and orders the float operations
+differently; about 1e-7 relative, enough to move a CSV score's 6th digit),
+so the uncompiled form, the one earlier versions ran, is the default: an
+old train_dir keeps giving byte-identical files.
 """
 
 import tensorflow as tf
@@ -31,19 +32,17 @@ def uses_xla(model):
   return bool(getattr(model, "jit_compile", True))
 
 
-def compile_forward(model, fn, jit_compile=None):
+def compile_forward(model, fn, xla=False):
   """`fn` (a function of a numeric batch dict) as a tf.function, compiled
-  with XLA when the model allows it (or as `jit_compile` says)."""
-  if jit_compile is None:
-    jit_compile = uses_xla(model)
-  return tf.function(fn, jit_compile=bool(jit_compile))
+  with XLA when `xla` is set and the model allows it."""
+  return tf.function(fn, jit_compile=bool(xla) and uses_xla(model))
 
 
-def predictions_fn(model, jit_compile=None):
+def predictions_fn(model, xla=False):
   """batch -> float32 [B, C] predictions of `model` (inference mode),
   compiled as `compile_forward` says. The batch may hold strings."""
   def predict(batch):
     outputs = model(batch, training=False)
     return tf.cast(outputs["predictions"], tf.float32)
-  compiled = compile_forward(model, predict, jit_compile)
+  compiled = compile_forward(model, predict, xla)
   return lambda batch: compiled(numeric(batch))

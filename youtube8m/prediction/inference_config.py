@@ -58,6 +58,11 @@ class InferenceConfig:
       "from the model; TensorFlow adds about 1 GB): picks the default "
       "--batch_size, and a --batch_size beyond it is warned about.",
       checks.positive)
+  xla: bool = settings.setting(
+      False, "Compile the model's whole-video forward pass with XLA, as "
+      "training's step is (faster; scores differ from the uncompiled pass by float rounding, "
+      "about 1e-7 relative, so a CSV score's last digit may change; off: "
+      "the same bits as earlier versions).")
   data_service_address: str = settings.setting(
       "", "host:port of a tf.data service dispatcher: reading, parsing and "
       "batching run on its workers (a checkpoint model only); the rows "

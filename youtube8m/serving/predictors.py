@@ -52,16 +52,15 @@ class CheckpointPredictor:
   """
 
   def __init__(self, model_dir, model_flags, explicit_flags, top_k=20,
-               imports=True):
+               imports=True, xla=False):
     self.model, self.flags, path = checkpoints.load_trained_model(
         model_dir, model_flags, explicit_flags, imports=imports)
     self.top_k = top_k
     self.source = f"checkpoint {path}"
     self.reader = builders.make_reader(self.flags)
-    # The forward compiled as training's step is (XLA unless the model
-    # opts out); the top-k outside it, where equal scores keep the lower
-    # class first.
-    self._forward = forward.predictions_fn(self.model)
+    # The forward (compiled with XLA on request: --xla); the top-k outside
+    # it, where equal scores keep the lower class first.
+    self._forward = forward.predictions_fn(self.model, xla)
     self._predict = tf.function(self._top_k)
 
   def _top_k(self, batch):
@@ -123,8 +122,8 @@ def make_predictor(config, checkpoint_only=False):
 
   Args:
     config: has train_dir, saved_model_dir, input_model_tgz,
-      untar_model_dir, model_flags, explicit_flags and top_k (e.g. an
-      inference_lib.InferenceConfig).
+      untar_model_dir, model_flags, explicit_flags and top_k, and may
+      have xla (e.g. an inference_lib.InferenceConfig).
     checkpoint_only: refuse a SavedModel (callers that need the model
       itself, not its serving signature, nor config.top_k).
 
@@ -145,7 +144,8 @@ def make_predictor(config, checkpoint_only=False):
     model_dir = config.train_dir
   predictor = CheckpointPredictor(model_dir, config.model_flags,
                                   config.explicit_flags, config.top_k,
-                                  imports=imports)
+                                  imports=imports,
+                                  xla=getattr(config, "xla", False))
   if not checkpoint_only:
     check_top_k(config.top_k, predictor.flags["num_classes"])
   return predictor
