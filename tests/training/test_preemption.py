@@ -22,11 +22,24 @@ MODEL = ["--feature_names=mean_rgb", f"--feature_sizes={tiny.FEATURES}",
          f"--num_classes={tiny.NUM_CLASSES}", "--model=LogisticModel"]
 
 
+def _as_from_a_terminal(then=None):
+  """The child's SIGINT at its default, as a command typed in a terminal
+  has it: a pytest started in the background (`cmd &` in a script) runs
+  with SIGINT ignored, the children inherit that, and an ignored signal
+  rightly stays ignored (`nohup`)."""
+  def preexec():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if then:
+      then()
+  return preexec
+
+
 def _start(args, log_path, preexec_fn=None):
   log = open(log_path, "w")
   return subprocess.Popen([sys.executable] + args, cwd=wh.REPO,
                           env=wh.script_env(), stdout=subprocess.DEVNULL,
-                          stderr=log, preexec_fn=preexec_fn)
+                          stderr=log, preexec_fn=_as_from_a_terminal(
+                              preexec_fn))
 
 
 def _wait_for(log_path, pattern, process, timeout=180):
