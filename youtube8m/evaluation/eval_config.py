@@ -56,9 +56,10 @@ class EvalConfig:
       "train_dir/eval_segments with --segment_labels).")
   xla: bool = settings.setting(
       False, "Compile the model's forward pass with XLA, as training's step "
-      "is (faster; scores differ from the uncompiled pass by float rounding, "
-      "about 1e-7 relative, so a logged loss's last digits may change; off: "
-      "the same bits as earlier versions).")
+      "is: faster where XLA's kernels win (measure: python -m "
+      "youtube8m.benchmark suite; on a 2-core CPU it was slower); scores "
+      "differ from the uncompiled pass by float rounding, about 1e-7 "
+      "relative. Off: the uncompiled graph earlier versions ran.")
   data_service_address: str = settings.setting(
       "", "host:port of a tf.data service dispatcher: reading, parsing and "
       "batching run on its workers, each video once per pass, in no fixed "

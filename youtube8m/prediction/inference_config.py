@@ -60,9 +60,11 @@ class InferenceConfig:
       checks.positive)
   xla: bool = settings.setting(
       False, "Compile the model's whole-video forward pass with XLA, as "
-      "training's step is (faster; scores differ from the uncompiled pass by float rounding, "
-      "about 1e-7 relative, so a CSV score's last digit may change; off: "
-      "the same bits as earlier versions).")
+      "training's step is: faster where XLA's kernels win (measure: python "
+      "-m youtube8m.benchmark suite; on a 2-core CPU it was slower); scores "
+      "differ from the uncompiled pass by float rounding, about 1e-7 "
+      "relative, so a CSV score's last digit may change. Off: the "
+      "uncompiled graph earlier versions ran.")
   data_service_address: str = settings.setting(
       "", "host:port of a tf.data service dispatcher: reading, parsing and "
       "batching run on its workers (a checkpoint model only); the rows "
