@@ -353,9 +353,11 @@ def _data(tmp_path_factory):
   return out
 
 
-def _train(train_dir, pattern, max_steps, **kwargs):
-  flags = dict(model_config.all_defaults(), model="FrameLevelLogisticModel",
-               frame_features=True, feature_names="audio", feature_sizes="128")
+def _train(train_dir, pattern, max_steps, model_flags=None, **kwargs):
+  """model_flags: overrides of a FrameLevelLogisticModel on audio."""
+  flags = {**model_config.all_defaults(), "model": "FrameLevelLogisticModel",
+           "frame_features": True, "feature_names": "audio",
+           "feature_sizes": "128", **(model_flags or {})}
   return train_lib.train(train_lib.TrainConfig(
       train_dir=train_dir, train_data_pattern=pattern, model_flags=flags,
       explicit_flags=frozenset(kwargs.pop("explicit", flags)), batch_size=32,
@@ -459,13 +461,9 @@ def test_time_aware_models_take_the_segment_path(data, tmp_path, model):
   video_dir, segment_dir = str(tmp_path / "video"), str(tmp_path / "seg")
   fit, held_out = (f"{data}/segment/validate0000.tfrecord",
                    f"{data}/segment/validate0001.tfrecord")
-  flags = dict(model_config.all_defaults(), model=model, frame_features=True,
-               feature_names="audio", feature_sizes="128", **TIME_AWARE[model])
-  assert train_lib.train(train_lib.TrainConfig(
-      train_dir=video_dir, train_data_pattern=f"{data}/frame/train*",
-      model_flags=flags, explicit_flags=frozenset(flags), batch_size=32,
-      base_learning_rate=0.001, num_epochs=None, max_steps=8,
-      export_model_steps=0, seed=1)) == 8
+  assert _train(video_dir, f"{data}/frame/train*", 8,
+                dict(model=model, **TIME_AWARE[model]),
+                base_learning_rate=0.001) == 8
   assert _train(segment_dir, fit, 8, explicit=(), segment_labels=True,
                 init_from_checkpoint=video_dir) == 8
   saved = model_config.load(segment_dir)

@@ -8,8 +8,9 @@ r"""Starts a tf.data service server: `python -m youtube8m.data_service ROLE`.
 ROLE (or --role=ROLE) is `dispatcher`, `worker`, or `tf_config` (Vertex
 AI: the role this replica of worker pool 2 has in TF_CONFIG, see
 configs/train-data-service.yaml). The server runs until the process is
-stopped (SIGTERM: exit 143, Ctrl-C: 130). Workers read the training files themselves: give them the same
-paths (gs:// works everywhere). See youtube8m/data/data_service.py.
+stopped (SIGTERM: exit 143, Ctrl-C: 130). Workers read the training files
+themselves: give them the same paths (gs:// works everywhere). See
+youtube8m/data/data_service.py.
 """
 
 import threading

@@ -15,6 +15,14 @@ from youtube8m.models import model_config
 
 DEFAULT_BATCH_SIZE = 1024  # the seed's
 # --memory_budget_gb of eval and inference (models/memory.py estimates).
+XLA_HELP = (
+    "Compile the model's whole-video forward pass with XLA, as training's "
+    "step is: faster where XLA's kernels win (measure: python -m "
+    "youtube8m.benchmark suite; on a 2-core CPU it was slower); scores "
+    "differ from the uncompiled pass by float rounding, about 1e-7 "
+    "relative, so a printed score's last digit may change. Off: the "
+    "uncompiled graph earlier versions ran. --segment_labels always runs "
+    "uncompiled.")
 DEFAULT_MEMORY_BUDGET_GB = 2.0
 
 
@@ -54,12 +62,7 @@ class EvalConfig:
   eval_summary_dir: str = settings.setting(
       None, "Where TensorBoard scalars go (default: train_dir/eval, or "
       "train_dir/eval_segments with --segment_labels).")
-  xla: bool = settings.setting(
-      False, "Compile the model's forward pass with XLA, as training's step "
-      "is: faster where XLA's kernels win (measure: python -m "
-      "youtube8m.benchmark suite; on a 2-core CPU it was slower); scores "
-      "differ from the uncompiled pass by float rounding, about 1e-7 "
-      "relative. Off: the uncompiled graph earlier versions ran.")
+  xla: bool = settings.setting(False, XLA_HELP)
   data_service_address: str = settings.setting(
       "", "host:port of a tf.data service dispatcher: reading, parsing and "
       "batching run on its workers, each video once per pass, in no fixed "

@@ -58,13 +58,7 @@ class InferenceConfig:
       "from the model; TensorFlow adds about 1 GB): picks the default "
       "--batch_size, and a --batch_size beyond it is warned about.",
       checks.positive)
-  xla: bool = settings.setting(
-      False, "Compile the model's whole-video forward pass with XLA, as "
-      "training's step is: faster where XLA's kernels win (measure: python "
-      "-m youtube8m.benchmark suite; on a 2-core CPU it was slower); scores "
-      "differ from the uncompiled pass by float rounding, about 1e-7 "
-      "relative, so a CSV score's last digit may change. Off: the "
-      "uncompiled graph earlier versions ran.")
+  xla: bool = settings.setting(False, eval_config.XLA_HELP)
   data_service_address: str = settings.setting(
       "", "host:port of a tf.data service dispatcher: reading, parsing and "
       "batching run on its workers (a checkpoint model only); the rows "
